@@ -1,0 +1,62 @@
+# Candor: `make run` serves the app with demo data, `make test` runs every test.
+# Both install what is missing first (a virtualenv in .venv, npm packages).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The first of these that is Python 3.12 or newer builds the virtualenv.
+# Under pyenv, .python-version makes `python3` 3.12.
+PYTHON_CANDIDATES := python3 python3.13 python3.12
+FOUND_PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && echo $(p))))
+
+.PHONY: help install run test lint format migrate clean
+
+help:
+	@echo "make run     serve Candor with demo data on http://$(HOST):$(PORT)"
+	@echo "make test    run the whole test suite (DATABASE_URL picks the database)"
+	@echo "make lint    ruff check and format check"
+	@echo "make format  apply ruff's formatting and safe fixes"
+
+$(VENV)/.installed: requirements.txt
+	@if [ -z "$(FOUND_PYTHON)" ]; then \
+	  echo "Candor needs Python 3.12 or newer; found $$(python3 --version 2>&1 | sed 's/^Python //')." >&2; \
+	  echo "Install Python 3.12+ (pyenv reads .python-version) and run make again." >&2; \
+	  exit 1; \
+	fi
+	@[ -x $(PY) ] && $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || { rm -rf $(VENV); $(FOUND_PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Candor needs npm (Node.js) for its front-end packages." >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+migrate: install
+	DEBUG=true $(PY) manage.py migrate --no-input
+
+run: migrate
+	DEBUG=true $(PY) manage.py seed_demo --if-empty
+	DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
+
+# Tests run with DEBUG off, as production does; they need some SECRET_KEY.
+test: install
+	SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only} $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache

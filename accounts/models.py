@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils.functional import cached_property
+
+
+class Role(models.TextChoices):
+    """The three roles; each is a Django group of the same name (data migration 0002)."""
+
+    ADVISOR = "advisor", "Advisor"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+
+# Highest first: a user in several groups acts with the highest role.
+ROLE_ORDER = [Role.ADMIN, Role.MANAGER, Role.ADVISOR]
+
+
+class UserQuerySet(models.QuerySet):
+    def with_role(self, role: Role) -> UserQuerySet:
+        return self.filter(groups__name=role)
+
+    def visible_to(self, user: User) -> UserQuerySet:
+        """Colleagues a user may see and pick (e.g. as lead advisor).
+
+        Admins see everyone; others see the people on the teams they belong
+        to or manage, and themselves.
+        """
+        from accounts.permissions import role_of  # permissions imports this module
+
+        role = role_of(user)
+        if role is None:
+            return self.none()
+        if role == Role.ADMIN:
+            return self.all()
+        teams = Team.objects.visible_to(user)
+        return self.filter(
+            Q(pk=user.pk) | Q(pk__in=teams.values("members")) | Q(pk__in=teams.values("managers"))
+        )
+
+
+class CandorUserManager(UserManager.from_queryset(UserQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    """A person at the firm. The role comes from group membership."""
+
+    objects = CandorUserManager()
+
+    class Meta:
+        ordering = ["username"]
+        # Capabilities that belong to a role rather than to one model; the
+        # role groups receive them in migration 0002.
+        permissions = [
+            ("view_health_board", "Can see the relationship health board"),
+            ("review_letgo", "Can see the let-go review queue"),
+            ("decide_letgo", "Can decide let-go proposals and complete offboarding"),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @cached_property
+    def role(self) -> Role | None:
+        """The user's highest role, or None. Queries groups once per instance."""
+        if self.is_superuser:
+            return Role.ADMIN
+        names = set(self.groups.values_list("name", flat=True))
+        return next((role for role in ROLE_ORDER if role in names), None)
+
+
+class TeamQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> TeamQuerySet:
+        """Admins see every team; others the teams they belong to or manage."""
+        from accounts.permissions import scope  # permissions imports this module
+
+        return scope(self, user, team="pk", people=["members", "managers"])
+
+    def managed_by(self, user: User) -> TeamQuerySet:
+        from accounts.permissions import role_of  # permissions imports this module
+
+        role = role_of(user)
+        if role == Role.ADMIN:
+            return self.all()
+        if role == Role.MANAGER:
+            return self.filter(managers=user)
+        return self.none()
+
+
+class Team(models.Model):
+    """A practice group. Clients belong to a team; managers review its relationships."""
+
+    name = models.CharField(max_length=100)
+    members = models.ManyToManyField(User, related_name="teams", blank=True)
+    managers = models.ManyToManyField(User, related_name="managed_teams", blank=True)
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                models.functions.Lower("name"),
+                name="team_name_unique_ci",
+                violation_error_message="A team with this name already exists.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,125 @@
+"""Who may see and do what: the one place that answers it.
+
+Two questions, two mechanisms:
+- *Which records?* Scope. Admins see everything; managers see what they are
+  personally on plus everything of the teams they manage; advisors see what
+  they lead or are a member of. Querysets expose it as `visible_to(user)`,
+  built with `scope()` below. Outside the scope a record answers 404, never
+  403, so its existence is not confirmed.
+- *Which actions?* Permissions, granted to the role groups by data migrations
+  (accounts/migrations/0002_roles.py). A user inside the scope but without the
+  permission gets 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from accounts.models import Role, Team, User
+
+View = Callable[..., HttpResponse]
+
+
+def role_of(user) -> Role | None:
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return user.role
+
+
+def scope[M: models.Model](
+    queryset: models.QuerySet[M],
+    user: User,
+    *,
+    team: str,
+    people: Sequence[str],
+) -> models.QuerySet[M]:
+    """Restrict `queryset` to the rows `user` may see.
+
+    `team` is the lookup from the row to its Team (e.g. "team" or
+    "client__team"); `people` are lookups to the users personally on the row
+    (e.g. "lead_advisor", "engagements__members").
+    """
+    role = role_of(user)
+    if role is None:
+        return queryset.none()
+    if role == Role.ADMIN:
+        return queryset
+    allowed = Q()
+    for lookup in people:
+        allowed |= Q(**{lookup: user})
+    if role == Role.MANAGER:
+        allowed |= Q(**{f"{team}__in": Team.objects.filter(managers=user)})
+    if any(_is_multivalued(queryset.model, lookup) for lookup in people):
+        # A lookup through a to-many relation would repeat rows; filter by
+        # primary key through a subquery instead of joining.
+        return queryset.filter(pk__in=queryset.model._base_manager.filter(allowed).values("pk"))
+    return queryset.filter(allowed)
+
+
+def _is_multivalued(model: type[models.Model], lookup: str) -> bool:
+    opts = model._meta
+    for part in lookup.split("__"):
+        field = opts.get_field(part)
+        if field.many_to_many or field.one_to_many:
+            return True
+        if field.related_model is None:
+            return False
+        opts = field.related_model._meta
+    return False
+
+
+def visible[M: models.Model](
+    model_or_queryset: type[M] | models.QuerySet[M], user: User
+) -> models.QuerySet[M]:
+    """The rows of a model (or queryset) that `user` may see."""
+    queryset = (
+        model_or_queryset
+        if isinstance(model_or_queryset, models.QuerySet)
+        else model_or_queryset._default_manager.all()
+    )
+    return queryset.visible_to(user)
+
+
+def get_visible_or_404[M: models.Model](
+    model_or_queryset: type[M] | models.QuerySet[M], user: User, **lookup
+) -> M:
+    """Load one record through the user's scope: outsiders get 404."""
+    return get_object_or_404(visible(model_or_queryset, user), **lookup)
+
+
+def can_view(user: User, obj: models.Model) -> bool:
+    return visible(type(obj), user).filter(pk=obj.pk).exists()
+
+
+def can_edit(user: User, obj: models.Model) -> bool:
+    """Whoever may see a record may edit it, given the model's change permission."""
+    opts = obj._meta
+    return user.has_perm(f"{opts.app_label}.change_{opts.model_name}") and can_view(user, obj)
+
+
+def permission_required(*perms: str) -> Callable[[View], View]:
+    """Log-in required, then 403 unless the user holds every permission.
+
+    Unlike Django's decorator of the same name this never redirects a
+    logged-in user to the login page: a role too low is told so (403).
+    """
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        @login_required
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.has_perms(perms):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AdvisoryConfig(AppConfig):
+    name = "advisory"
+    verbose_name = "Advisory"

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts.models import Role
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def perms_of(role: Role) -> set[str]:
+    group = Group.objects.get(name=role)
+    return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+
+
+def test_the_migration_creates_one_group_per_role():
+    assert set(Group.objects.values_list("name", flat=True)) >= {"advisor", "manager", "admin"}
+
+
+def test_only_managers_and_admins_review_letgo_and_see_the_health_board():
+    assert "accounts.review_letgo" not in perms_of(Role.ADVISOR)
+    assert "accounts.view_health_board" not in perms_of(Role.ADVISOR)
+    assert {"accounts.review_letgo", "accounts.view_health_board"} <= perms_of(Role.MANAGER)
+    assert {"accounts.review_letgo", "accounts.view_health_board"} <= perms_of(Role.ADMIN)
+
+
+def test_only_admins_decide_letgo_and_manage_users_and_teams():
+    admin_only = {"accounts.decide_letgo", "accounts.change_user", "accounts.add_team"}
+    assert admin_only <= perms_of(Role.ADMIN)
+    assert not admin_only & perms_of(Role.MANAGER)
+    assert not admin_only & perms_of(Role.ADVISOR)
+
+
+def test_group_permissions_reach_the_user(manager, advisor):
+    assert manager.has_perm("accounts.review_letgo")
+    assert not advisor.has_perm("accounts.review_letgo")
+
+
+def test_a_user_acts_with_their_highest_role():
+    user = UserFactory(role=Role.ADVISOR)
+    user.groups.add(Group.objects.get(name=Role.MANAGER))
+    assert UserFactory._meta.model.objects.get(pk=user.pk).role == Role.MANAGER
+
+
+def test_a_user_without_a_group_has_no_role():
+    assert UserFactory(role="").role is None
+
+
+def test_a_superuser_is_an_admin():
+    assert UserFactory(role="", is_superuser=True).role == Role.ADMIN
