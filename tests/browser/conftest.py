@@ -1,0 +1,91 @@
+"""End-to-end tests: Playwright driving Debian's Chromium against live_server.
+
+They run whenever /usr/bin/chromium exists and are skipped, with the reason,
+when it does not — except under CI=true, where a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    if not CHROMIUM.exists():
+        reason = f"browser tests need {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": CHROMIUM_ARGS,
+    }
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _allow_orm_beside_playwright():
+    """Playwright's sync API runs an event loop in this thread; the ORM calls the
+    tests and fixtures make are still synchronous and safe."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _role_groups(transactional_db) -> None:
+    """Put back the role groups that data migration 0002 created.
+
+    Each transactional test ends by flushing every table, which also removes
+    rows that migrations inserted; permissions come back through post_migrate,
+    the groups do not.
+    """
+    import_module("accounts.migrations.0002_roles").create_roles(apps, schema_editor=None)
+
+
+@pytest.fixture
+def demo(settings) -> None:
+    """The demo users, as `make run` creates them."""
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+
+@pytest.fixture
+def console_errors(page) -> list[str]:
+    """Messages the page logs as errors (a CSP violation shows up here)."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return errors
+
+
+def axe_violations(page) -> list[str]:
+    """Accessibility violations axe-core finds on the current page."""
+    # Evaluated through the DevTools protocol: the page's strict CSP forbids
+    # injecting a <script>, and should.
+    page.evaluate(AXE.read_text())
+    result = page.evaluate("async () => await axe.run()")
+    return [f"{v['id']}: {v['help']}" for v in result["violations"]]
