@@ -105,6 +105,13 @@ def can_edit(user: User, obj: models.Model) -> bool:
     return user.has_perm(f"{opts.app_label}.change_{opts.model_name}") and can_view(user, obj)
 
 
+def can_comment(user: User, disagreement) -> bool:
+    """Managers and admins review by commenting; the advisor who logged it may reply."""
+    if not user.has_perm("advisory.add_comment") or not can_view(user, disagreement):
+        return False
+    return role_of(user) in (Role.MANAGER, Role.ADMIN) or disagreement.logged_by_id == user.pk
+
+
 def permission_required(*perms: str) -> Callable[[View], View]:
     """Log-in required, then 403 unless the user holds every permission.
 

@@ -2,13 +2,65 @@ from __future__ import annotations
 
 from django.urls import path
 
-from advisory import views
+from advisory.views import clients, disagreements, engagements, evidence, home
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("clients/", views.client_list, name="client-list"),
-    path("disagreements/", views.disagreement_list, name="disagreement-list"),
-    path("disagreements/new/", views.disagreement_create, name="disagreement-create"),
-    path("health/", views.health_board, name="health-board"),
-    path("let-go/", views.letgo_list, name="letgo-list"),
+    path("", home.dashboard, name="dashboard"),
+    # Clients
+    path("clients/", clients.client_list, name="client-list"),
+    path("clients/new/", clients.client_create, name="client-create"),
+    path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
+    path("clients/<int:pk>/edit/", clients.client_edit, name="client-edit"),
+    path("clients/<int:pk>/history/", clients.client_history, name="client-history"),
+    path("clients/<int:pk>/archive/", clients.client_archive, name="client-archive"),
+    # Engagements
+    path("engagements/", engagements.engagement_list, name="engagement-list"),
+    path("engagements/new/", engagements.engagement_create, name="engagement-create"),
+    path("engagements/<int:pk>/", engagements.engagement_detail, name="engagement-detail"),
+    path("engagements/<int:pk>/edit/", engagements.engagement_edit, name="engagement-edit"),
+    path(
+        "engagements/<int:pk>/history/", engagements.engagement_history, name="engagement-history"
+    ),
+    path(
+        "engagements/<int:pk>/archive/", engagements.engagement_archive, name="engagement-archive"
+    ),
+    # Disagreements
+    path("disagreements/", disagreements.disagreement_list, name="disagreement-list"),
+    path("disagreements/new/", disagreements.disagreement_create, name="disagreement-create"),
+    path("disagreements/<int:pk>/", disagreements.disagreement_detail, name="disagreement-detail"),
+    path("disagreements/<int:pk>/edit/", disagreements.disagreement_edit, name="disagreement-edit"),
+    path(
+        "disagreements/<int:pk>/history/",
+        disagreements.disagreement_history,
+        name="disagreement-history",
+    ),
+    path(
+        "disagreements/<int:pk>/archive/",
+        disagreements.disagreement_archive,
+        name="disagreement-archive",
+    ),
+    path(
+        "disagreements/<int:pk>/decision/",
+        disagreements.disagreement_decision,
+        name="disagreement-decision",
+    ),
+    path(
+        "disagreements/<int:pk>/outcome/",
+        disagreements.disagreement_outcome,
+        name="disagreement-outcome",
+    ),
+    path(
+        "disagreements/<int:pk>/review/",
+        disagreements.disagreement_review,
+        name="disagreement-review",
+    ),
+    path(
+        "disagreements/<int:pk>/amend/", disagreements.disagreement_amend, name="disagreement-amend"
+    ),
+    path("disagreements/<int:pk>/comments/", disagreements.comment_create, name="comment-create"),
+    path("disagreements/<int:pk>/evidence/", evidence.evidence_upload, name="evidence-upload"),
+    path("evidence/<int:pk>/", evidence.evidence_download, name="evidence-download"),
+    # Later issues
+    path("health/", home.health_board, name="health-board"),
+    path("let-go/", home.letgo_list, name="letgo-list"),
 ]

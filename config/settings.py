@@ -170,6 +170,9 @@ if WHITENOISE_USE_FINDERS:
     # Nothing is collected in development; whitenoise needn't say so on every start.
     warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
+# History: the reason given for a change is kept whole.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
 # Forms
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

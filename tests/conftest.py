@@ -3,6 +3,9 @@
 - `team` and `other_team`: two practice groups.
 - `advisor` (on `team`), `other_advisor` (on `other_team` only),
   `manager` (manages `team`), `admin` (firm-wide).
+- `acme`: a client on `team` led by `advisor`, with one engagement
+  (`acme_engagement`) and one pending disagreement (`dispute`).
+  (`client` is pytest-django's test client, hence the name.)
 """
 
 from __future__ import annotations
@@ -10,7 +13,14 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Role, Team, User
-from tests.factories import TeamFactory, UserFactory
+from advisory.models import Client, Disagreement, Engagement
+from tests.factories import (
+    ClientFactory,
+    DisagreementFactory,
+    EngagementFactory,
+    TeamFactory,
+    UserFactory,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +63,18 @@ def manager(team) -> User:
 @pytest.fixture
 def admin(db) -> User:
     return UserFactory(username="dana", first_name="Dana", role=Role.ADMIN, is_staff=True)
+
+
+@pytest.fixture
+def acme(advisor, team) -> Client:
+    return ClientFactory(name="Acme Holdings", lead_advisor=advisor, team=team)
+
+
+@pytest.fixture
+def acme_engagement(acme) -> Engagement:
+    return EngagementFactory(client=acme, title="Annual audit 2026")
+
+
+@pytest.fixture
+def dispute(acme_engagement) -> Disagreement:
+    return DisagreementFactory(engagement=acme_engagement, title="Stock count skipped")

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import datetime
+
 import factory
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from accounts.models import Role, Team, User
+from advisory.models import Client, Disagreement, Engagement
 
 PASSWORD = "correct-horse-battery"
 
@@ -43,3 +47,44 @@ class UserFactory(factory.django.DjangoModelFactory):
     def team(self, create: bool, extracted: Team | None, **kwargs) -> None:
         if create and extracted is not None:
             extracted.members.add(self)
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    name = factory.Sequence(lambda n: f"Client {n:04d} Ltd")
+    sector = "Manufacturing"
+    contact_name = "Pat Contact"
+    contact_email = factory.Sequence(lambda n: f"contact{n}@client.example")
+    lead_advisor = factory.SubFactory(UserFactory)
+    team = factory.LazyAttribute(lambda c: c.lead_advisor.teams.first() or TeamFactory())
+
+
+class EngagementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Engagement
+        skip_postgeneration_save = True
+
+    client = factory.SubFactory(ClientFactory)
+    title = factory.Sequence(lambda n: f"Engagement {n}")
+    service_line = "Audit"
+    lead_advisor = factory.LazyAttribute(lambda e: e.client.lead_advisor)
+    start_date = datetime.date(2025, 1, 6)
+
+
+class DisagreementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Disagreement
+
+    engagement = factory.SubFactory(EngagementFactory)
+    client = factory.LazyAttribute(lambda d: d.engagement.client)
+    logged_by = factory.LazyAttribute(lambda d: d.engagement.lead_advisor)
+    occurred_on = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=10))
+    title = factory.Sequence(lambda n: f"Disagreement {n}")
+    topic = Disagreement.Topic.SCOPE
+    client_request = "Skip the stock count this year."
+    recommendation = "Keep the stock count; the auditors will ask for it."
+    rationale = "Without it the accounts may be qualified."
+    severity = Disagreement.Severity.MODERATE
+    tone = Disagreement.Tone.TENSE

@@ -58,13 +58,14 @@ def _allow_orm_beside_playwright():
 
 @pytest.fixture(autouse=True)
 def _role_groups(transactional_db) -> None:
-    """Put back the role groups that data migration 0002 created.
+    """Put back the role groups and their permissions that data migrations made.
 
     Each transactional test ends by flushing every table, which also removes
     rows that migrations inserted; permissions come back through post_migrate,
     the groups do not.
     """
     import_module("accounts.migrations.0002_roles").create_roles(apps, schema_editor=None)
+    import_module("advisory.migrations.0002_roles").grant(apps, schema_editor=None)
 
 
 @pytest.fixture

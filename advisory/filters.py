@@ -1,0 +1,192 @@
+"""List filters (django-filter). Every choice list is limited to the user's scope."""
+
+from __future__ import annotations
+
+import django_filters as filters
+from django.db.models import Q, QuerySet
+
+from accounts.models import Team, User
+from advisory.models import Band, Client, Disagreement, Engagement
+
+DATE_RANGE = filters.widgets.DateRangeWidget(attrs={"type": "date"})
+
+
+class ArchivedFilter(filters.ChoiceFilter):
+    """Archived records stay out of lists unless asked for."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            choices=[("all", "Active and archived"), ("only", "Archived only")],
+            empty_label="Active only",
+            label="Archived",
+            method=self.filter_archived,
+            **kwargs,
+        )
+
+    @staticmethod
+    def filter_archived(queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "all":
+            return queryset
+        return queryset.filter(is_archived=value == "only")
+
+
+class ScopedFilterSet(filters.FilterSet):
+    """Runs the archived filter even when the form leaves it empty, and limits
+    the choices of related-record filters to the user's scope."""
+
+    q = filters.CharFilter(label="Search", method="search")
+    archived = ArchivedFilter()
+
+    def __init__(self, data=None, *args, user: User, **kwargs) -> None:
+        super().__init__(data, *args, **kwargs)
+        self.user = user
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("archived"):
+            queryset = queryset.filter(is_archived=False)
+        return queryset
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        query = Q()
+        for lookup in self.search_fields:
+            query |= Q(**{f"{lookup}__icontains": value.strip()})
+        return queryset.filter(query)
+
+
+class ClientFilter(ScopedFilterSet):
+    search_fields = ["name", "sector", "contact_name"]
+
+    team = filters.ModelChoiceFilter(queryset=Team.objects.none())
+    lead_advisor = filters.ModelChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
+    status = filters.ChoiceFilter(choices=Client.Status.choices)
+    kind = filters.ChoiceFilter(choices=Client.Kind.choices)
+    band = filters.ChoiceFilter(field_name="health_band", choices=Band.choices, label="Band")
+    o = filters.OrderingFilter(
+        fields=[
+            ("name", "name"),
+            ("sector", "sector"),
+            ("lead_advisor__last_name", "lead"),
+            ("team__name", "team"),
+            ("status", "status"),
+            ("health_score", "health"),
+        ],
+        label="Sort by",
+    )
+
+    class Meta:
+        model = Client
+        fields = ["q", "team", "lead_advisor", "status", "kind", "band", "archived"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["team"].queryset = Team.objects.visible_to(self.user)
+        self.filters["lead_advisor"].queryset = User.objects.visible_to(self.user)
+
+
+class EngagementFilter(ScopedFilterSet):
+    search_fields = ["title", "client__name", "service_line"]
+
+    client = filters.ModelChoiceFilter(queryset=Client.objects.none())
+    lead_advisor = filters.ModelChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
+    team = filters.ModelChoiceFilter(field_name="client__team", queryset=Team.objects.none())
+    status = filters.ChoiceFilter(choices=Engagement.Status.choices)
+    o = filters.OrderingFilter(
+        fields=[
+            ("title", "title"),
+            ("client__name", "client"),
+            ("service_line", "service"),
+            ("lead_advisor__last_name", "lead"),
+            ("status", "status"),
+            ("start_date", "start"),
+            ("end_date", "end"),
+            ("fee", "fee"),
+        ],
+        label="Sort by",
+    )
+
+    class Meta:
+        model = Engagement
+        fields = ["q", "client", "lead_advisor", "team", "status", "archived"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["client"].queryset = Client.objects.visible_to(self.user)
+        self.filters["lead_advisor"].queryset = User.objects.visible_to(self.user)
+        self.filters["team"].queryset = Team.objects.visible_to(self.user)
+
+
+class DisagreementFilter(ScopedFilterSet):
+    search_fields = ["title", "client_request", "recommendation", "client__name"]
+    client = filters.ModelChoiceFilter(queryset=Client.objects.none())
+    engagement = filters.ModelChoiceFilter(queryset=Engagement.objects.none())
+    advisor = filters.ModelChoiceFilter(
+        field_name="logged_by", queryset=User.objects.none(), label="Logged by"
+    )
+    team = filters.ModelChoiceFilter(field_name="client__team", queryset=Team.objects.none())
+    topic = filters.ChoiceFilter(choices=Disagreement.Topic.choices)
+    severity = filters.ChoiceFilter(choices=Disagreement.Severity.choices)
+    tone = filters.ChoiceFilter(choices=Disagreement.Tone.choices)
+    decision = filters.ChoiceFilter(
+        choices=Disagreement.Decision.choices, label="Client's decision"
+    )
+    verdict = filters.ChoiceFilter(choices=Disagreement.Verdict.choices)
+    occurred = filters.DateFromToRangeFilter(
+        field_name="occurred_on", label="Occurred between", widget=DATE_RANGE
+    )
+    state = filters.ChoiceFilter(
+        label="Open / closed",
+        method="filter_state",
+        choices=[
+            ("open", "Open"),
+            ("closed", "Closed"),
+            ("awaiting_decision", "Awaiting decision"),
+            ("awaiting_acknowledgment", "Awaiting acknowledgment"),
+            ("awaiting_outcome", "Awaiting outcome"),
+            ("follow_up_due", "Follow-up due"),
+        ],
+    )
+    o = filters.OrderingFilter(
+        fields=[
+            ("occurred_on", "occurred"),
+            ("title", "title"),
+            ("client__name", "client"),
+            ("severity_rank", "severity"),
+            ("tone_rank", "tone"),
+            ("decision", "decision"),
+            ("verdict", "verdict"),
+            ("follow_up_on", "follow_up"),
+        ],
+        label="Sort by",
+    )
+
+    class Meta:
+        model = Disagreement
+        fields = [
+            "q",
+            "client",
+            "engagement",
+            "advisor",
+            "team",
+            "topic",
+            "severity",
+            "tone",
+            "decision",
+            "verdict",
+            "occurred",
+            "state",
+            "archived",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["client"].queryset = Client.objects.visible_to(self.user)
+        self.filters["engagement"].queryset = Engagement.objects.visible_to(
+            self.user
+        ).select_related("client")
+        self.filters["advisor"].queryset = User.objects.visible_to(self.user)
+        self.filters["team"].queryset = Team.objects.visible_to(self.user)
+
+    def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # The choices are DisagreementQuerySet methods of the same names.
+        return getattr(queryset, value)()

@@ -1,0 +1,270 @@
+"""Forms for the log. Choices are always limited to what the user may see."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+from accounts.models import Role, Team, User
+from accounts.permissions import role_of
+from advisory.models import Client, Disagreement, Engagement
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class VersionedForm(forms.ModelForm):
+    """A record form that carries the version it was opened at (optimistic
+    locking) and, when editing, the reason for the change."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    change_reason = forms.CharField(
+        label="Reason for this change",
+        required=False,
+        max_length=500,
+        help_text="Kept in the record's history beside the change.",
+    )
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
+            self.fields["version"].required = True
+        else:
+            del self.fields["change_reason"]
+
+    def refresh_version(self, version: int) -> None:
+        """After a conflict: resubmitting now deliberately saves over `version`."""
+        data = self.data.copy()
+        data["version"] = str(version)
+        self.data = data
+
+
+class ClientForm(VersionedForm):
+    class Meta:
+        model = Client
+        fields = [
+            "name",
+            "kind",
+            "sector",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "lead_advisor",
+            "team",
+            "client_since",
+            "notes",
+        ]
+        widgets = {"client_since": DATE, "notes": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        advisors = User.objects.visible_to(user).filter(is_active=True)
+        if role_of(user) == Role.ADVISOR:
+            # An advisor leads their own clients; handing a client over is a
+            # manager's call (the advisor would lose sight of it).
+            current = self.instance.lead_advisor_id if self.instance.pk else None
+            advisors = advisors.filter(pk__in=[user.pk, current])
+        self.fields["lead_advisor"].queryset = advisors
+        self.fields["team"].queryset = Team.objects.visible_to(user)
+        if not self.instance.pk:
+            self.fields["lead_advisor"].initial = user.pk
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        clash = Client.objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError(
+                "A client with this name already exists (names are compared ignoring case)."
+            )
+        return name
+
+
+class EngagementForm(VersionedForm):
+    class Meta:
+        model = Engagement
+        fields = [
+            "client",
+            "title",
+            "service_line",
+            "lead_advisor",
+            "members",
+            "status",
+            "start_date",
+            "end_date",
+            "fee",
+            "description",
+        ]
+        widgets = {
+            "start_date": DATE,
+            "end_date": DATE,
+            "description": forms.Textarea(attrs={"rows": 4}),
+            "members": forms.SelectMultiple(attrs={"size": 6}),
+        }
+        help_texts = {"members": "Hold Ctrl (⌘ on a Mac) to choose several."}
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        clients = Client.objects.visible_to(user).active().exclude(status=Client.Status.LET_GO)
+        if self.instance.pk:
+            clients = Client.objects.filter(pk=self.instance.client_id)
+            self.fields["client"].disabled = True
+        self.fields["client"].queryset = clients
+        people = User.objects.visible_to(user).filter(is_active=True)
+        self.fields["lead_advisor"].queryset = people
+        self.fields["members"].queryset = people
+        if not self.instance.pk:
+            self.fields["lead_advisor"].initial = user.pk
+
+
+class DisagreementForm(VersionedForm):
+    """Log or edit a disagreement. After review the facts are read-only here."""
+
+    class Meta:
+        model = Disagreement
+        fields = [
+            "engagement",
+            "occurred_on",
+            "title",
+            "topic",
+            "client_request",
+            "recommendation",
+            "rationale",
+            "severity",
+            "tone",
+            "follow_up_on",
+        ]
+        widgets = {
+            "occurred_on": DATE,
+            "follow_up_on": DATE,
+            "client_request": forms.Textarea(attrs={"rows": 4}),
+            "recommendation": forms.Textarea(attrs={"rows": 4}),
+            "rationale": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, user: User, client: Client | None = None, **kwargs) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        field = self.fields["engagement"]
+        if self.instance.pk:
+            field.queryset = Engagement.objects.filter(pk=self.instance.engagement_id)
+            field.disabled = True
+        else:
+            engagements = (
+                Engagement.objects.visible_to(user)
+                .active()
+                .exclude(client__status=Client.Status.LET_GO)
+                .select_related("client")
+            )
+            if client is not None:
+                engagements = engagements.filter(client=client)
+            field.queryset = engagements
+            field.label_from_instance = lambda e: f"{e.client.name} — {e.title}"
+            self.fields["occurred_on"].initial = timezone.localdate()
+        if self.instance.is_reviewed:
+            for name in Disagreement.LOCKED_FACTS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Locked since the manager's review; amend it instead."
+
+
+YES_NO = [("", "Not yet known"), ("True", "Yes"), ("False", "No")]
+
+
+class DecisionForm(forms.ModelForm):
+    """Record the client's decision; the acknowledgment only when they
+    proceeded against advice. Nothing here is pre-filled for the client."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    risk_acknowledged = forms.TypedChoiceField(
+        label="Risk acknowledged by the client",
+        choices=YES_NO,
+        coerce=lambda value: value == "True",
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="Only when the client proceeded against advice.",
+    )
+
+    class Meta:
+        model = Disagreement
+        fields = [
+            "decision",
+            "decided_on",
+            "risk_acknowledged",
+            "acknowledged_on",
+            "acknowledgment_method",
+            "client_words",
+        ]
+        widgets = {
+            "decided_on": DATE,
+            "acknowledged_on": DATE,
+            "client_words": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "client_words": "Quote the client exactly (e-mail, letter, minutes). Never paraphrase.",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["version"].initial = self.instance.version
+        self.fields["decision"].choices = [
+            c for c in self.fields["decision"].choices if c[0] != Disagreement.Decision.PENDING
+        ]
+        if not self.instance.decided_on:
+            self.initial["decided_on"] = timezone.localdate()
+
+
+class OutcomeForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = Disagreement
+        fields = ["verdict", "outcome", "outcome_recorded_on"]
+        widgets = {
+            "outcome_recorded_on": DATE,
+            "outcome": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {"verdict": "Who was right?", "outcome": "How it turned out"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["version"].initial = self.instance.version
+        if not self.instance.outcome_recorded_on:
+            self.initial["outcome_recorded_on"] = timezone.localdate()
+
+
+class AmendmentForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    field = forms.ChoiceField(
+        label="Fact to correct",
+        choices=[
+            (name, Disagreement._meta.get_field(name).verbose_name.capitalize())
+            for name in Disagreement.LOCKED_FACTS
+        ],
+    )
+    new_value = forms.CharField(
+        label="Corrected value",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        help_text="Dates as YYYY-MM-DD; severity low/moderate/high/critical; "
+        "tone collaborative/tense/hostile.",
+    )
+    reason = forms.CharField(
+        label="Reason for the correction",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+    )
+
+    def clean_new_value(self) -> str:
+        return self.cleaned_data["new_value"].strip()
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Comment", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+
+
+class ArchiveForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    archive = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    reason = forms.CharField(label="Reason", required=False, max_length=500)

@@ -1,0 +1,537 @@
+"""Candor's records: clients, engagements and the disagreement log.
+
+Every model that is evidence keeps its full history (django-simple-history)
+and a `version` for optimistic locking; records are archived, never deleted
+through the UI.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from accounts.models import Team, User
+
+SHORT_TEXT = 200
+LONG_TEXT = 5000
+
+# History keeps who and when itself; these change on every save and would
+# only add noise to the History tab.
+HISTORY_EXCLUDED = ["version", "updated_at"]
+
+
+def long_text(verbose_name: str, *, blank: bool = False, help_text: str = "") -> models.TextField:
+    return models.TextField(verbose_name, max_length=LONG_TEXT, blank=blank, help_text=help_text)
+
+
+class Band(models.TextChoices):
+    HEALTHY = "healthy", "Healthy"
+    STRAINED = "strained", "Strained"
+    ADVERSARIAL = "adversarial", "Adversarial"
+
+
+# --- Clients -----------------------------------------------------------------
+
+
+class ClientQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> ClientQuerySet:
+        """Advisors: clients they lead or whose engagements they lead or work on.
+        Managers: also every client of the teams they manage. Admins: all."""
+        from accounts.permissions import scope
+
+        return scope(
+            self,
+            user,
+            team="team",
+            people=["lead_advisor", "engagements__lead_advisor", "engagements__members"],
+        )
+
+    def active(self) -> ClientQuerySet:
+        return self.filter(is_archived=False)
+
+    def personal_to(self, user: User) -> ClientQuerySet:
+        """The clients a user works on personally, whatever their role."""
+        return self.filter(
+            pk__in=Client.objects.filter(
+                Q(lead_advisor=user)
+                | Q(engagements__lead_advisor=user)
+                | Q(engagements__members=user)
+            ).values("pk")
+        )
+
+
+class Client(models.Model):
+    class Kind(models.TextChoices):
+        ORGANIZATION = "organization", "Organization"
+        INDIVIDUAL = "individual", "Individual"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        LETGO_PROPOSED = "letgo_proposed", "Let-go proposed"
+        FLAGGED = "flagged", "Flagged to let go"
+        LET_GO = "let_go", "Let go"
+
+    name = models.CharField(max_length=SHORT_TEXT)
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.ORGANIZATION)
+    sector = models.CharField(max_length=100, blank=True)
+    contact_name = models.CharField("primary contact", max_length=SHORT_TEXT, blank=True)
+    contact_email = models.EmailField("contact e-mail", blank=True)
+    contact_phone = models.CharField("contact phone", max_length=50, blank=True)
+    lead_advisor = models.ForeignKey(User, models.PROTECT, related_name="led_clients")
+    team = models.ForeignKey(
+        Team,
+        models.PROTECT,
+        related_name="clients",
+        blank=True,
+        help_text="Leave empty to use the lead advisor's team.",
+    )
+    client_since = models.DateField(null=True, blank=True)
+    notes = long_text("notes", blank=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.ACTIVE)
+    # Denormalised relationship health, kept current by the scoring service.
+    health_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    health_band = models.CharField(max_length=20, choices=Band, blank=True, editable=False)
+    health_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_archived = models.BooleanField("archived", default=False)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
+    objects = ClientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="client_name_unique_ci",
+                violation_error_message="A client with this name already exists.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "is_archived"]),
+            models.Index(fields=["health_band", "health_score"]),
+            models.Index(Lower("name"), name="client_name_lower_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("client-detail", args=[self.pk])
+
+    def get_log_disagreement_url(self) -> str:
+        return f"{reverse('disagreement-create')}?client={self.pk}"
+
+    def clean(self) -> None:
+        if self.client_since and self.client_since > timezone.localdate():
+            raise ValidationError({"client_since": "The date cannot be in the future."})
+
+
+# --- Engagements -------------------------------------------------------------
+
+
+class EngagementQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> EngagementQuerySet:
+        """An engagement is visible with its client."""
+        return self.filter(client__in=Client.objects.visible_to(user))
+
+    def active(self) -> EngagementQuerySet:
+        return self.filter(is_archived=False)
+
+
+# Kept at module level so the service can write one history entry for a save
+# that changes both fields and members (simple-history alone writes one per
+# save and one per add or remove).
+ENGAGEMENT_HISTORY = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED, m2m_fields=["members"])
+
+
+class Engagement(models.Model):
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        ACTIVE = "active", "Active"
+        ON_HOLD = "on_hold", "On hold"
+        COMPLETED = "completed", "Completed"
+        TERMINATED = "terminated", "Terminated"
+
+    client = models.ForeignKey(Client, models.PROTECT, related_name="engagements")
+    title = models.CharField(max_length=SHORT_TEXT)
+    service_line = models.CharField(max_length=100, blank=True)
+    lead_advisor = models.ForeignKey(User, models.PROTECT, related_name="led_engagements")
+    members = models.ManyToManyField(User, related_name="engagements", blank=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.ACTIVE)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    fee = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0, "The fee cannot be negative.")],
+    )
+    description = long_text("description", blank=True)
+    is_archived = models.BooleanField("archived", default=False)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = ENGAGEMENT_HISTORY
+    objects = EngagementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client__name", "title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(fee__isnull=True) | Q(fee__gte=0),
+                name="engagement_fee_not_negative",
+                violation_error_message="The fee cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True)
+                | Q(start_date__isnull=True)
+                | Q(end_date__gte=F("start_date")),
+                name="engagement_ends_after_start",
+                violation_error_message="The end date cannot be before the start date.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client", "status"]),
+            models.Index(fields=["lead_advisor", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} · {self.title}" if self.client_id else self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("engagement-detail", args=[self.pk])
+
+    def get_log_disagreement_url(self) -> str:
+        return f"{reverse('disagreement-create')}?engagement={self.pk}"
+
+    def clean(self) -> None:
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": "The end date cannot be before the start date."})
+
+
+# --- Disagreements -----------------------------------------------------------
+
+
+class DisagreementQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> DisagreementQuerySet:
+        """A disagreement is visible with its client."""
+        return self.filter(client__in=Client.objects.visible_to(user))
+
+    def active(self) -> DisagreementQuerySet:
+        return self.filter(is_archived=False)
+
+    def awaiting_decision(self) -> DisagreementQuerySet:
+        return self.filter(decision=Disagreement.Decision.PENDING)
+
+    def awaiting_acknowledgment(self) -> DisagreementQuerySet:
+        return self.filter(decision=Disagreement.Decision.PROCEEDED).exclude(risk_acknowledged=True)
+
+    def awaiting_outcome(self) -> DisagreementQuerySet:
+        return self.filter(
+            decision__in=Disagreement.DECISIONS_WITH_OUTCOME, verdict=Disagreement.Verdict.PENDING
+        )
+
+    def follow_up_due(self, *, within_days: int = 0) -> DisagreementQuerySet:
+        horizon = timezone.localdate() + datetime.timedelta(days=within_days)
+        return self.filter(follow_up_on__lte=horizon)
+
+    def open(self) -> DisagreementQuerySet:
+        """Anything still waiting for the client, the acknowledgment or the outcome."""
+        return self.filter(Disagreement.open_q())
+
+    def closed(self) -> DisagreementQuerySet:
+        return self.exclude(Disagreement.open_q())
+
+
+class Disagreement(models.Model):
+    class Topic(models.TextChoices):
+        SCOPE = "scope", "Scope"
+        FEES = "fees", "Fees & billing"
+        TIMELINE = "timeline", "Timeline"
+        APPROACH = "approach", "Approach"
+        RISK = "risk", "Risk & compliance"
+        ETHICS = "ethics", "Ethics"
+        STAFFING = "staffing", "Staffing"
+        COMMUNICATION = "communication", "Communication"
+        OTHER = "other", "Other"
+
+    class Severity(models.TextChoices):
+        LOW = "low", "Low"
+        MODERATE = "moderate", "Moderate"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
+    class Tone(models.TextChoices):
+        COLLABORATIVE = "collaborative", "Collaborative"
+        TENSE = "tense", "Tense"
+        HOSTILE = "hostile", "Hostile"
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted advice"
+        COMPROMISE = "compromise", "Compromise"
+        PROCEEDED = "proceeded", "Proceeded against advice"
+        WITHDREW = "withdrew", "Withdrew request"
+
+    class AcknowledgmentMethod(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        SIGNED_LETTER = "signed_letter", "Signed letter"
+        MEETING_MINUTES = "meeting_minutes", "Meeting minutes"
+        VERBAL = "verbal", "Verbal"
+
+    class Verdict(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ADVICE_VINDICATED = "advice_vindicated", "Advice vindicated"
+        CLIENT_VINDICATED = "client_vindicated", "Client vindicated"
+        MIXED = "mixed", "Mixed"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+    # Decisions after which there is an outcome to wait for.
+    DECISIONS_WITH_OUTCOME = [Decision.ACCEPTED, Decision.COMPROMISE, Decision.PROCEEDED]
+    # The facts a manager's review locks; corrections become amendments.
+    LOCKED_FACTS = ["client_request", "recommendation", "occurred_on", "severity", "tone"]
+
+    engagement = models.ForeignKey(Engagement, models.PROTECT, related_name="disagreements")
+    # Denormalised from the engagement (always equal) so lists and health
+    # scoring filter by client without a join.
+    client = models.ForeignKey(Client, models.PROTECT, related_name="disagreements", editable=False)
+    logged_by = models.ForeignKey(User, models.PROTECT, related_name="logged_disagreements")
+    occurred_on = models.DateField("occurred on")
+    title = models.CharField("short title", max_length=SHORT_TEXT)
+    topic = models.CharField(max_length=20, choices=Topic)
+    client_request = long_text("Client's request", help_text="In the client's own words.")
+    recommendation = long_text("Our recommendation")
+    rationale = long_text("Rationale and risks explained", blank=True)
+    severity = models.CharField(
+        "Severity",
+        max_length=20,
+        choices=Severity,
+        help_text="The harm if the client's route goes wrong.",
+    )
+    tone = models.CharField(
+        "Tone", max_length=20, choices=Tone, help_text="How the conversation went."
+    )
+    decision = models.CharField(
+        "Client's decision", max_length=20, choices=Decision, default=Decision.PENDING
+    )
+    decided_on = models.DateField("decided on", null=True, blank=True)
+    risk_acknowledged = models.BooleanField(
+        "Risk acknowledged by the client", null=True, blank=True
+    )
+    acknowledged_on = models.DateField("acknowledged on", null=True, blank=True)
+    acknowledgment_method = models.CharField(
+        "acknowledged how", max_length=20, choices=AcknowledgmentMethod, blank=True
+    )
+    client_words = long_text("The client's own words", blank=True)
+    outcome = long_text("outcome", blank=True)
+    verdict = models.CharField(max_length=20, choices=Verdict, default=Verdict.PENDING)
+    outcome_recorded_on = models.DateField("outcome recorded on", null=True, blank=True)
+    follow_up_on = models.DateField("follow-up date", null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey(
+        User, models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    is_archived = models.BooleanField("archived", default=False)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
+    objects = DisagreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decided_on__isnull=True) | Q(decided_on__gte=F("occurred_on")),
+                name="disagreement_decided_after_occurred",
+                violation_error_message="The decision cannot come before the disagreement.",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome_recorded_on__isnull=True)
+                | Q(outcome_recorded_on__gte=F("occurred_on")),
+                name="disagreement_outcome_after_occurred",
+                violation_error_message="The outcome cannot come before the disagreement.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client", "-occurred_on"]),
+            models.Index(fields=["engagement", "-occurred_on"]),
+            models.Index(fields=["logged_by", "-occurred_on"]),
+            models.Index(fields=["-occurred_on", "-id"]),
+            models.Index(fields=["decision", "verdict"]),
+            models.Index(
+                fields=["follow_up_on"],
+                condition=Q(follow_up_on__isnull=False, is_archived=False),
+                name="disagreement_follow_up_idx",
+            ),
+        ]
+        permissions = [("review_disagreement", "Can mark a disagreement reviewed")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        if self.engagement_id:
+            self.client_id = self.engagement.client_id
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("disagreement-detail", args=[self.pk])
+
+    @staticmethod
+    def open_q() -> Q:
+        return (
+            Q(decision=Disagreement.Decision.PENDING)
+            | (Q(decision=Disagreement.Decision.PROCEEDED) & ~Q(risk_acknowledged=True))
+            | Q(
+                decision__in=Disagreement.DECISIONS_WITH_OUTCOME,
+                verdict=Disagreement.Verdict.PENDING,
+            )
+        )
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        today = timezone.localdate()
+        if self.occurred_on and self.occurred_on > today:
+            errors["occurred_on"] = "The date cannot be in the future."
+        for field in ("decided_on", "acknowledged_on", "outcome_recorded_on"):
+            value = getattr(self, field)
+            if value and self.occurred_on and value < self.occurred_on:
+                errors[field] = "This cannot be before the disagreement occurred."
+            elif value and value > today:
+                errors[field] = "The date cannot be in the future."
+        if self.decision == self.Decision.PENDING and self.decided_on:
+            errors["decided_on"] = "Leave this empty while the decision is pending."
+        if self.decision != self.Decision.PROCEEDED and self._acknowledgment_given():
+            errors["risk_acknowledged"] = (
+                "An acknowledgment of risk only applies when the client proceeded against advice."
+            )
+        if self.risk_acknowledged:
+            for field, message in [
+                ("acknowledged_on", "Say when the client acknowledged the risk."),
+                ("acknowledgment_method", "Say how the client acknowledged the risk."),
+                ("client_words", "Quote the client's acknowledgment in their own words."),
+            ]:
+                if not getattr(self, field):
+                    errors.setdefault(field, message)
+        if self.verdict != self.Verdict.PENDING and not self.outcome.strip():
+            errors["outcome"] = "Describe how it turned out."
+        if errors:
+            raise ValidationError(errors)
+
+    def _acknowledgment_given(self) -> bool:
+        return (
+            self.risk_acknowledged is not None
+            or self.acknowledged_on is not None
+            or bool(self.acknowledgment_method)
+            or bool(self.client_words)
+        )
+
+    # Open items, from this row alone.
+    @property
+    def awaiting_decision(self) -> bool:
+        return self.decision == self.Decision.PENDING
+
+    @property
+    def awaiting_acknowledgment(self) -> bool:
+        return self.decision == self.Decision.PROCEEDED and self.risk_acknowledged is not True
+
+    @property
+    def awaiting_outcome(self) -> bool:
+        return self.decision in self.DECISIONS_WITH_OUTCOME and self.verdict == self.Verdict.PENDING
+
+    @property
+    def follow_up_due(self) -> bool:
+        return self.follow_up_on is not None and self.follow_up_on <= timezone.localdate()
+
+    @property
+    def is_open(self) -> bool:
+        return self.awaiting_decision or self.awaiting_acknowledgment or self.awaiting_outcome
+
+    @property
+    def is_reviewed(self) -> bool:
+        return self.reviewed_at is not None
+
+
+class Amendment(models.Model):
+    """A correction to a fact locked by review, shown beside the original."""
+
+    disagreement = models.ForeignKey(Disagreement, models.PROTECT, related_name="amendments")
+    field = models.CharField(max_length=50)
+    old_value = models.TextField()
+    new_value = models.TextField()
+    reason = models.TextField(max_length=LONG_TEXT)
+    amended_by = models.ForeignKey(User, models.PROTECT, related_name="+")
+    amended_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["amended_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.field} amended on {self.disagreement}"
+
+    @property
+    def field_label(self) -> str:
+        return Disagreement._meta.get_field(self.field).verbose_name
+
+
+class Comment(models.Model):
+    """A manager's review note (or the logging advisor's reply) on a disagreement."""
+
+    disagreement = models.ForeignKey(Disagreement, models.PROTECT, related_name="comments")
+    author = models.ForeignKey(User, models.PROTECT, related_name="+")
+    body = long_text("comment")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Comment by {self.author} on {self.disagreement}"
+
+
+def evidence_path(instance: EvidenceFile, filename: str) -> str:
+    # The stored name is random; the original name is kept in a field and
+    # restored on download.
+    return f"evidence/{instance.disagreement_id}/{uuid.uuid4().hex}"
+
+
+class EvidenceFile(models.Model):
+    disagreement = models.ForeignKey(Disagreement, models.PROTECT, related_name="evidence")
+    file = models.FileField(upload_to=evidence_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    description = models.CharField(max_length=SHORT_TEXT, blank=True)
+    uploaded_by = models.ForeignKey(User, models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["uploaded_at", "pk"]
+        verbose_name = "evidence file"
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("evidence-download", args=[self.pk])

@@ -1,0 +1,49 @@
+"""Template helpers for Candor's pages: badges and sortable column headers."""
+
+from __future__ import annotations
+
+from django import template
+from django.db import models
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag
+def badge(obj: models.Model, field: str) -> str:
+    """A badge for a choice field, coloured by value and always labelled in words."""
+    value = getattr(obj, field)
+    if value in (None, ""):
+        return ""
+    label = getattr(obj, f"get_{field}_display")()
+    return format_html('<span class="badge badge-{}-{}">{}</span>', field, value, label)
+
+
+@register.simple_tag
+def band_badge(client) -> str:
+    if not client.health_band:
+        return format_html('<span class="badge badge-band-none">{}</span>', "Not scored")
+    return format_html(
+        '<span class="badge badge-band-{}">{}</span>',
+        client.health_band,
+        client.get_health_band_display(),
+    )
+
+
+@register.inclusion_tag("includes/_sort_header.html", takes_context=True)
+def sort_header(context, key: str, label: str) -> dict:
+    """A column header that sorts the list by `key` (toggling the direction),
+    keeping the other filters and going back to page 1."""
+    request: HttpRequest = context["request"]
+    current = request.GET.get("o", "")
+    if current == key:
+        direction, next_key = "ascending", f"-{key}"
+    elif current == f"-{key}":
+        direction, next_key = "descending", key
+    else:
+        direction, next_key = None, key
+    params = request.GET.copy()
+    params.pop("page", None)
+    params["o"] = next_key
+    return {"label": label, "direction": direction, "query": params.urlencode()}

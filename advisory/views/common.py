@@ -1,0 +1,155 @@
+"""Building blocks shared by the record pages: lists, versioned edits, archive, history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from advisory.forms import ArchiveForm
+from advisory.history import history_entries
+from advisory.services import EditConflict, record_set_archived
+
+PAGE_SIZE = 25
+
+
+def paginate(request: HttpRequest, queryset: models.QuerySet, per_page: int = PAGE_SIZE) -> Page:
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def list_page(
+    request: HttpRequest,
+    *,
+    filterset,
+    template: str,
+    noun: str,
+    extra: dict | None = None,
+) -> HttpResponse:
+    """Render a filtered, sorted, paginated list; bad filter input shows its error."""
+    queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    page = paginate(request, queryset)
+    context = {"filter": filterset, "page_obj": page, "noun": noun, **(extra or {})}
+    return render(request, template, context)
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    label: str
+    yours: str
+    theirs: str
+
+
+def conflict_rows(form: forms.ModelForm, current: models.Model) -> list[ConflictRow]:
+    """Fields where what the user submitted differs from what is saved now."""
+    rows = []
+    for name, field in form.fields.items():
+        if name in ("version", "change_reason") or name not in form.cleaned_data:
+            continue
+        yours = form.cleaned_data[name]
+        theirs = getattr(current, name)
+        if isinstance(theirs, models.Manager):
+            theirs = list(theirs.all())
+            yours = list(yours)
+            if sorted(map(str, yours)) == sorted(map(str, theirs)):
+                continue
+        elif yours == theirs:
+            continue
+        rows.append(ConflictRow(str(field.label), _display(field, yours), _display(field, theirs)))
+    return rows
+
+
+def _display(field: forms.Field, value) -> str:
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "—"
+    choices = dict(getattr(field, "choices", []) or [])
+    return str(choices.get(value, value))
+
+
+def save_form(
+    request: HttpRequest,
+    form: forms.ModelForm,
+    save: Callable[[], models.Model],
+    *,
+    template: str,
+    context: dict,
+    success: str,
+) -> HttpResponse:
+    """Validate and save a versioned form, or re-show it with what went wrong.
+
+    - invalid input: the form with errors next to the fields (status 400);
+    - a stale version: the form keeps the user's text, the conflict shows the
+      other person's values, and resubmitting saves deliberately (status 409);
+    - a rule refused by the service: its message on the form (status 400).
+    """
+    status = 200
+    conflict = None
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                obj = save()
+            except EditConflict as exc:
+                status = 409
+                conflict = conflict_rows(form, exc.current)
+                form.refresh_version(exc.current.version)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, success)
+                return redirect(obj)
+    return render(request, template, {"form": form, "conflict": conflict, **context}, status=status)
+
+
+def _add_errors(form: forms.Form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def archive_toggle(request: HttpRequest, obj: models.Model) -> HttpResponse:
+    """POST: archive or restore `obj` (a versioned record the user may change)."""
+    form = ArchiveForm(request.POST)
+    kind = obj._meta.verbose_name
+    if not form.is_valid():
+        messages.error(request, f"The {kind} was not changed: the request was incomplete.")
+        return redirect(obj)
+    archived = form.cleaned_data["archive"]
+    try:
+        record_set_archived(
+            obj,
+            by=request.user,
+            archived=archived,
+            reason=form.cleaned_data["reason"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except EditConflict:
+        messages.error(
+            request,
+            f"Someone changed this {kind} while you were looking at it. "
+            "Check the latest version and try again.",
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{kind.capitalize()} {'archived' if archived else 'restored'}.")
+    return redirect(obj)
+
+
+def history_page(request: HttpRequest, obj: models.Model, *, tabs: str) -> HttpResponse:
+    page = paginate(request, history_entries(obj), per_page=50)
+    return render(
+        request,
+        "advisory/history.html",
+        {"object": obj, "page_obj": page, "entries": page.object_list, "tabs": tabs},
+    )

@@ -1,0 +1,303 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, IntegerField, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.permissions import can_comment, get_visible_or_404, permission_required
+from advisory.filters import DisagreementFilter
+from advisory.forms import (
+    AmendmentForm,
+    CommentForm,
+    DecisionForm,
+    DisagreementForm,
+    OutcomeForm,
+)
+from advisory.forms_evidence import EvidenceForm
+from advisory.models import Client, Disagreement, Engagement
+from advisory.services import (
+    EditConflict,
+    comment_add,
+    disagreement_log,
+    disagreement_mark_reviewed,
+    disagreement_record_decision,
+    disagreement_record_outcome,
+    record_save,
+)
+from advisory.services import (
+    disagreement_amend as amend,
+)
+from advisory.views.common import archive_toggle, history_page, list_page, save_form
+
+
+def _ranked(queryset):
+    """Severity and tone sort by weight, not alphabetically."""
+
+    def rank(field: str, choices) -> Case:
+        return Case(
+            *[When(**{field: value}, then=Value(i)) for i, value in enumerate(choices.values)],
+            output_field=IntegerField(),
+        )
+
+    return queryset.annotate(
+        severity_rank=rank("severity", Disagreement.Severity),
+        tone_rank=rank("tone", Disagreement.Tone),
+    )
+
+
+def _get(request: HttpRequest, pk: int) -> Disagreement:
+    return get_visible_or_404(
+        Disagreement.objects.select_related(
+            "client", "engagement__client", "logged_by", "reviewed_by"
+        ),
+        request.user,
+        pk=pk,
+    )
+
+
+@permission_required("advisory.view_disagreement")
+def disagreement_list(request: HttpRequest) -> HttpResponse:
+    disagreements = _ranked(
+        Disagreement.objects.visible_to(request.user).select_related(
+            "client", "engagement", "logged_by"
+        )
+    )
+    filterset = DisagreementFilter(request.GET or None, queryset=disagreements, user=request.user)
+    return list_page(
+        request,
+        filterset=filterset,
+        template="advisory/disagreement_list.html",
+        noun="disagreements",
+    )
+
+
+@permission_required("advisory.add_disagreement")
+def disagreement_create(request: HttpRequest) -> HttpResponse:
+    """Log a disagreement; `?client=` or `?engagement=` preselects from those pages."""
+    client, initial = None, {}
+    engagement_id = request.GET.get("engagement", "")
+    client_id = request.GET.get("client", "")
+    if engagement_id.isdigit():
+        engagement = get_visible_or_404(Engagement, request.user, pk=engagement_id)
+        client, initial["engagement"] = engagement.client, engagement.pk
+    elif client_id.isdigit():
+        client = get_visible_or_404(Client, request.user, pk=client_id)
+    form = DisagreementForm(request.POST or None, initial=initial, user=request.user, client=client)
+    if client is not None and "engagement" not in initial:
+        choices = list(form.fields["engagement"].queryset[:2])
+        if len(choices) == 1:
+            form.initial["engagement"] = choices[0].pk
+    return save_form(
+        request,
+        form,
+        lambda: disagreement_log(form.save(commit=False), by=request.user),
+        template="advisory/disagreement_form.html",
+        context={
+            "title": "Log disagreement",
+            "for_client": client,
+            "cancel_url": client.get_absolute_url() if client else reverse("disagreement-list"),
+            "button": "Log disagreement",
+        },
+        success="Disagreement logged.",
+    )
+
+
+@permission_required("advisory.view_disagreement")
+def disagreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    disagreement = _get(request, pk)
+    return render(
+        request, "advisory/disagreement_detail.html", _detail_context(request, disagreement)
+    )
+
+
+def _detail_context(request: HttpRequest, disagreement: Disagreement, **forms) -> dict:
+    user = request.user
+    editable = not disagreement.is_archived and user.has_perm("advisory.change_disagreement")
+    amendments = {}
+    for amendment in disagreement.amendments.select_related("amended_by"):
+        amendments.setdefault(amendment.field, []).append(amendment)
+    return {
+        "disagreement": disagreement,
+        "object": disagreement,
+        "amendments": amendments,
+        "comments": disagreement.comments.select_related("author"),
+        "evidence_files": disagreement.evidence.select_related("uploaded_by"),
+        "editable": editable,
+        "can_comment": can_comment(user, disagreement),
+        "can_attach": editable and user.has_perm("advisory.add_evidencefile"),
+        "can_review": user.has_perm("advisory.review_disagreement")
+        and not disagreement.is_reviewed,
+        "decision_form": forms.get("decision_form") or DecisionForm(instance=disagreement),
+        "outcome_form": forms.get("outcome_form") or OutcomeForm(instance=disagreement),
+        "comment_form": forms.get("comment_form") or CommentForm(),
+        "evidence_form": EvidenceForm(),
+    }
+
+
+@permission_required("advisory.change_disagreement")
+def disagreement_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    disagreement = _get(request, pk)
+    form = DisagreementForm(request.POST or None, instance=disagreement, user=request.user)
+    return save_form(
+        request,
+        form,
+        lambda: record_save(
+            form.save(commit=False),
+            by=request.user,
+            reason=form.cleaned_data.get("change_reason", ""),
+            expected_version=form.cleaned_data["version"],
+        ),
+        template="advisory/disagreement_form.html",
+        context={
+            "title": f"Edit “{disagreement}”",
+            "disagreement": disagreement,
+            "cancel_url": disagreement.get_absolute_url(),
+        },
+        success="Disagreement saved.",
+    )
+
+
+@permission_required("advisory.change_disagreement")
+def disagreement_decision(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record the client's decision (and, if they overrode the advice, their acknowledgment)."""
+    disagreement = _get(request, pk)
+    form = DecisionForm(request.POST or None, instance=disagreement)
+    return save_form(
+        request,
+        form,
+        lambda: disagreement_record_decision(
+            form.save(commit=False),
+            by=request.user,
+            expected_version=form.cleaned_data["version"],
+        ),
+        template="advisory/disagreement_action.html",
+        context={
+            "title": "Record the client's decision",
+            "disagreement": disagreement,
+            "button": "Record decision",
+        },
+        success="Decision recorded.",
+    )
+
+
+@permission_required("advisory.change_disagreement")
+def disagreement_outcome(request: HttpRequest, pk: int) -> HttpResponse:
+    disagreement = _get(request, pk)
+    form = OutcomeForm(request.POST or None, instance=disagreement)
+    return save_form(
+        request,
+        form,
+        lambda: disagreement_record_outcome(
+            form.save(commit=False),
+            by=request.user,
+            expected_version=form.cleaned_data["version"],
+        ),
+        template="advisory/disagreement_action.html",
+        context={
+            "title": "Record the outcome",
+            "disagreement": disagreement,
+            "button": "Record outcome",
+        },
+        success="Outcome recorded.",
+    )
+
+
+@require_POST
+@permission_required("advisory.review_disagreement")
+def disagreement_review(request: HttpRequest, pk: int) -> HttpResponse:
+    disagreement = _get(request, pk)
+    version = request.POST.get("version", "")
+    try:
+        disagreement_mark_reviewed(
+            disagreement,
+            by=request.user,
+            expected_version=int(version) if version.isdigit() else -1,
+        )
+    except EditConflict:
+        messages.error(request, "Someone changed this disagreement meanwhile; review it again.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Marked reviewed: the facts are now locked.")
+    return redirect(disagreement)
+
+
+@permission_required("advisory.change_disagreement")
+def disagreement_amend(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a fact locked by review, with a reason; the original stays visible."""
+    disagreement = _get(request, pk)
+    if not disagreement.is_reviewed:
+        messages.info(request, "This disagreement is not reviewed yet: edit it directly.")
+        return redirect("disagreement-edit", pk=disagreement.pk)
+    form = AmendmentForm(request.POST or None, initial={"version": disagreement.version})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                amend(
+                    disagreement,
+                    by=request.user,
+                    field=form.cleaned_data["field"],
+                    new_value=form.cleaned_data["new_value"],
+                    reason=form.cleaned_data["reason"],
+                    expected_version=form.cleaned_data["version"],
+                )
+            except EditConflict as exc:
+                status = 409
+                form.add_error(
+                    None,
+                    "Someone changed this disagreement while you were writing; "
+                    "check the record below and submit again.",
+                )
+                form.data = form.data.copy()
+                form.data["version"] = str(exc.current.version)
+            except ValidationError as exc:
+                for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
+                    target = field if field in form.fields else "new_value"
+                    form.add_error(target if field else None, errors)
+            else:
+                messages.success(request, "Amendment recorded beside the original.")
+                return redirect(disagreement)
+    return render(
+        request,
+        "advisory/disagreement_action.html",
+        {
+            "form": form,
+            "disagreement": disagreement,
+            "title": "Amend a reviewed fact",
+            "button": "Record amendment",
+        },
+        status=status,
+    )
+
+
+@require_POST
+@permission_required("advisory.view_disagreement")
+def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
+    disagreement = _get(request, pk)
+    if not can_comment(request.user, disagreement):
+        raise PermissionDenied
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        comment_add(disagreement, by=request.user, body=form.cleaned_data["body"])
+        messages.success(request, "Comment added.")
+        return redirect(f"{disagreement.get_absolute_url()}#comments")
+    context = _detail_context(request, disagreement, comment_form=form)
+    return render(request, "advisory/disagreement_detail.html", context, status=400)
+
+
+@permission_required("advisory.view_disagreement")
+def disagreement_history(request: HttpRequest, pk: int) -> HttpResponse:
+    disagreement = _get(request, pk)
+    return history_page(request, disagreement, tabs="advisory/_disagreement_tabs.html")
+
+
+@require_POST
+@permission_required("advisory.change_disagreement")
+def disagreement_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    return archive_toggle(request, _get(request, pk))

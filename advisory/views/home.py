@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import datetime
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts.models import Team
+from accounts.permissions import permission_required
+from advisory.models import Client, Disagreement
+
+HOME_LIST_LENGTH = 15
+FOLLOW_UP_DAYS = 7
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers: no session, no database."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Everyone's home: their own clients, open items and follow-ups, and for
+    managers and admins the teams they look after."""
+    user = request.user
+    my_clients = Client.objects.personal_to(user).active().select_related("team")
+    mine = Disagreement.objects.filter(client__in=my_clients).active()
+    open_items = mine.open().select_related("client", "engagement", "logged_by")
+    horizon = timezone.localdate() + datetime.timedelta(days=FOLLOW_UP_DAYS)
+    follow_ups = (
+        mine.filter(follow_up_on__lte=horizon)
+        .select_related("client")
+        .order_by("follow_up_on", "pk")
+    )
+    teams = Team.objects.visible_to(user).prefetch_related("managers")
+    context = {
+        "my_clients": my_clients[:HOME_LIST_LENGTH],
+        "my_client_count": my_clients.count(),
+        "open_items": open_items[:HOME_LIST_LENGTH],
+        "open_count": open_items.count(),
+        "follow_ups": follow_ups[:HOME_LIST_LENGTH],
+        "follow_up_count": follow_ups.count(),
+        "follow_up_days": FOLLOW_UP_DAYS,
+        "today": timezone.localdate(),
+        "teams": teams,
+        "team_summary": Team.objects.managed_by(user).annotate(
+            client_count=Count("clients", filter=Q(clients__is_archived=False), distinct=True)
+        ),
+    }
+    return render(request, "advisory/dashboard.html", context)
+
+
+def _coming(request: HttpRequest, title: str, issue: str) -> HttpResponse:
+    return render(request, "advisory/coming.html", {"title": title, "issue": issue})
+
+
+@login_required
+def health_board(request: HttpRequest) -> HttpResponse:
+    return _coming(request, "Relationship health", "the health board")
+
+
+@permission_required("accounts.review_letgo")
+def letgo_list(request: HttpRequest) -> HttpResponse:
+    return _coming(request, "Let-go review", "the let-go review queue")
