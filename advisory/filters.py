@@ -40,6 +40,15 @@ class ScopedFilterSet(filters.FilterSet):
     def __init__(self, data=None, *args, user: User, **kwargs) -> None:
         super().__init__(data, *args, **kwargs)
         self.user = user
+        for field in self.form.fields.values():
+            if getattr(field, "empty_label", None) == "---------":
+                field.empty_label = "Any"
+
+    @property
+    def active_filters(self) -> int:
+        """How many filters other than search and sorting are set."""
+        data = self.form.data
+        return sum(1 for name in self.form.fields if name not in ("q", "o") and data.get(name))
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().filter_queryset(queryset)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Fieldset, Layout
 from django import forms
 from django.utils import timezone
 
@@ -206,9 +208,26 @@ class DecisionForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["version"].initial = self.instance.version
-        self.fields["decision"].choices = [
-            c for c in self.fields["decision"].choices if c[0] != Disagreement.Decision.PENDING
+        self.fields["decision"].choices = [("", "Choose the client's decision")] + [
+            c for c in Disagreement.Decision.choices if c[0] != Disagreement.Decision.PENDING
         ]
+        # static/js/disagreement.js hides the acknowledgment unless the client
+        # proceeded against advice; without JavaScript it simply stays visible.
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            "version",
+            "decision",
+            "decided_on",
+            Fieldset(
+                "If the client proceeded against advice",
+                "risk_acknowledged",
+                "acknowledged_on",
+                "acknowledgment_method",
+                "client_words",
+                css_class="acknowledgment border rounded p-3 mb-3",
+            ),
+        )
         if not self.instance.decided_on:
             self.initial["decided_on"] = timezone.localdate()
 

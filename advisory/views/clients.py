@@ -18,7 +18,7 @@ TIMELINE_LENGTH = 50
 @permission_required("advisory.view_client")
 def client_list(request: HttpRequest) -> HttpResponse:
     clients = Client.objects.visible_to(request.user).select_related("lead_advisor", "team")
-    filterset = ClientFilter(request.GET or None, queryset=clients, user=request.user)
+    filterset = ClientFilter(request.GET, queryset=clients, user=request.user)
     return list_page(
         request, filterset=filterset, template="advisory/client_list.html", noun="clients"
     )

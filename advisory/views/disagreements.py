@@ -66,7 +66,7 @@ def disagreement_list(request: HttpRequest) -> HttpResponse:
             "client", "engagement", "logged_by"
         )
     )
-    filterset = DisagreementFilter(request.GET or None, queryset=disagreements, user=request.user)
+    filterset = DisagreementFilter(request.GET, queryset=disagreements, user=request.user)
     return list_page(
         request,
         filterset=filterset,

@@ -30,7 +30,7 @@ def engagement_list(request: HttpRequest) -> HttpResponse:
     engagements = Engagement.objects.visible_to(request.user).select_related(
         "client", "lead_advisor"
     )
-    filterset = EngagementFilter(request.GET or None, queryset=engagements, user=request.user)
+    filterset = EngagementFilter(request.GET, queryset=engagements, user=request.user)
     return list_page(
         request, filterset=filterset, template="advisory/engagement_list.html", noun="engagements"
     )

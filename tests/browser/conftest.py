@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.core.management import call_command
+
+from advisory.demo import seed_people
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -69,10 +70,9 @@ def _role_groups(transactional_db) -> None:
 
 
 @pytest.fixture
-def demo(settings) -> None:
-    """The demo users, as `make run` creates them."""
-    settings.DEBUG = True
-    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+def demo() -> None:
+    """The demo teams and users (password candor-demo), without the records."""
+    seed_people()
 
 
 @pytest.fixture

@@ -1,0 +1,64 @@
+"""Django admin for the records: read-only, with their history.
+
+Every change goes through the app's services (version check, review lock,
+reason kept in history); records are archived there, never deleted. The admin
+is for looking, so nobody, superusers included, adds, changes or deletes here.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from advisory.models import Amendment, Client, Comment, Disagreement, Engagement, EvidenceFile
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+    pass
+
+
+@admin.register(Client)
+class ClientAdmin(ReadOnlyAdmin):
+    list_display = ["name", "kind", "lead_advisor", "team", "status", "health_band", "is_archived"]
+    list_filter = ["status", "kind", "team", "is_archived"]
+    search_fields = ["name", "contact_name", "contact_email"]
+    list_select_related = ["lead_advisor", "team"]
+    raw_id_fields = ["lead_advisor"]
+
+
+@admin.register(Engagement)
+class EngagementAdmin(ReadOnlyAdmin):
+    list_display = ["title", "client", "lead_advisor", "status", "start_date", "is_archived"]
+    list_filter = ["status", "is_archived"]
+    search_fields = ["title", "client__name"]
+    list_select_related = ["client", "lead_advisor"]
+    raw_id_fields = ["client", "lead_advisor", "members"]
+
+
+@admin.register(Disagreement)
+class DisagreementAdmin(ReadOnlyAdmin):
+    list_display = ["title", "client", "occurred_on", "severity", "tone", "decision", "verdict"]
+    list_filter = ["severity", "tone", "decision", "verdict", "topic", "is_archived"]
+    search_fields = ["title", "client__name"]
+    list_select_related = ["client"]
+    raw_id_fields = ["engagement", "logged_by"]
+    date_hierarchy = "occurred_on"
+
+
+admin.site.register([Comment, EvidenceFile], ReadOnlyAdmin)
+
+
+@admin.register(Amendment)
+class AmendmentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["disagreement", "field", "amended_by", "amended_at"]
