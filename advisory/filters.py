@@ -11,6 +11,20 @@ from advisory.models import Band, Client, Disagreement, Engagement
 DATE_RANGE = filters.widgets.DateRangeWidget(attrs={"type": "date"})
 
 
+class StableOrderingFilter(filters.OrderingFilter):
+    """Sorts by the chosen column, then by `then`, so rows with equal values keep
+    one order and paging never repeats or skips a row."""
+
+    def __init__(self, *args, then: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.then = then
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if not value:
+            return qs
+        return qs.order_by(*(self.get_ordering_value(param) for param in value), *self.then)
+
+
 class ArchivedFilter(filters.ChoiceFilter):
     """Archived records stay out of lists unless asked for."""
 
@@ -40,9 +54,15 @@ class ScopedFilterSet(filters.FilterSet):
     def __init__(self, data=None, *args, user: User, **kwargs) -> None:
         super().__init__(data, *args, **kwargs)
         self.user = user
-        for field in self.form.fields.values():
-            if getattr(field, "empty_label", None) == "---------":
-                field.empty_label = "Any"
+
+    @property
+    def form(self):
+        # Built on first use, after the subclasses have set the scoped querysets.
+        if not hasattr(self, "_form"):
+            for field in super().form.fields.values():
+                if getattr(field, "empty_label", None) == "---------":
+                    field.empty_label = "Any"
+        return self._form
 
     @property
     def active_filters(self) -> int:
@@ -71,7 +91,7 @@ class ClientFilter(ScopedFilterSet):
     status = filters.ChoiceFilter(choices=Client.Status.choices)
     kind = filters.ChoiceFilter(choices=Client.Kind.choices)
     band = filters.ChoiceFilter(field_name="health_band", choices=Band.choices, label="Band")
-    o = filters.OrderingFilter(
+    o = StableOrderingFilter(
         fields=[
             ("name", "name"),
             ("sector", "sector"),
@@ -81,6 +101,7 @@ class ClientFilter(ScopedFilterSet):
             ("health_score", "health"),
         ],
         label="Sort by",
+        then=["name", "pk"],
     )
 
     class Meta:
@@ -100,7 +121,7 @@ class EngagementFilter(ScopedFilterSet):
     lead_advisor = filters.ModelChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
     team = filters.ModelChoiceFilter(field_name="client__team", queryset=Team.objects.none())
     status = filters.ChoiceFilter(choices=Engagement.Status.choices)
-    o = filters.OrderingFilter(
+    o = StableOrderingFilter(
         fields=[
             ("title", "title"),
             ("client__name", "client"),
@@ -112,6 +133,7 @@ class EngagementFilter(ScopedFilterSet):
             ("fee", "fee"),
         ],
         label="Sort by",
+        then=["client__name", "title", "pk"],
     )
 
     class Meta:
@@ -155,7 +177,7 @@ class DisagreementFilter(ScopedFilterSet):
             ("follow_up_due", "Follow-up due"),
         ],
     )
-    o = filters.OrderingFilter(
+    o = StableOrderingFilter(
         fields=[
             ("occurred_on", "occurred"),
             ("title", "title"),
@@ -167,6 +189,7 @@ class DisagreementFilter(ScopedFilterSet):
             ("follow_up_on", "follow_up"),
         ],
         label="Sort by",
+        then=["-occurred_on", "-pk"],
     )
 
     class Meta:

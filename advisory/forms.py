@@ -5,13 +5,25 @@ from __future__ import annotations
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from accounts.models import Role, Team, User
 from accounts.permissions import role_of
 from advisory.models import Client, Disagreement, Engagement
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _with(queryset: QuerySet, pks: list[int | None]) -> QuerySet:
+    """`queryset` plus the rows with these primary keys (one query, no duplicates)."""
+    extra = [pk for pk in pks if pk is not None]
+    if not extra:
+        return queryset
+    model = queryset.model
+    return model.objects.filter(Q(pk__in=queryset.values("pk")) | Q(pk__in=extra))
 
 
 class VersionedForm(forms.ModelForm):
@@ -35,11 +47,23 @@ class VersionedForm(forms.ModelForm):
         else:
             del self.fields["change_reason"]
 
-    def refresh_version(self, version: int) -> None:
-        """After a conflict: resubmitting now deliberately saves over `version`."""
-        data = self.data.copy()
-        data["version"] = str(version)
-        self.data = data
+    def _update_errors(self, errors: ValidationError) -> None:
+        # A model rule about a field this form doesn't show (editing the date
+        # of a disagreement already decided) is reported for the whole form.
+        if hasattr(errors, "error_dict"):
+            moved: dict[str, list] = {}
+            for field, field_errors in errors.error_dict.items():
+                if field == NON_FIELD_ERRORS or field in self.fields:
+                    moved.setdefault(field, []).extend(field_errors)
+                else:
+                    label = capfirst(self._meta.model._meta.get_field(field).verbose_name)
+                    moved.setdefault(NON_FIELD_ERRORS, []).extend(
+                        ValidationError(f"{label}: {message}")
+                        for error in field_errors
+                        for message in error.messages
+                    )
+            errors = ValidationError(moved)
+        super()._update_errors(errors)
 
 
 class ClientForm(VersionedForm):
@@ -61,14 +85,18 @@ class ClientForm(VersionedForm):
 
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
-        advisors = User.objects.visible_to(user).filter(is_active=True)
+        lead = self.instance.lead_advisor_id if self.instance.pk else None
         if role_of(user) == Role.ADVISOR:
             # An advisor leads their own clients; handing a client over is a
             # manager's call (the advisor would lose sight of it).
-            current = self.instance.lead_advisor_id if self.instance.pk else None
-            advisors = advisors.filter(pk__in=[user.pk, current])
-        self.fields["lead_advisor"].queryset = advisors
-        self.fields["team"].queryset = Team.objects.visible_to(user)
+            advisors = User.objects.filter(pk=user.pk)
+        else:
+            advisors = User.objects.visible_to(user).filter(is_active=True)
+        # Whoever edits, the current lead and team stay choosable.
+        self.fields["lead_advisor"].queryset = _with(advisors, [lead])
+        self.fields["team"].queryset = _with(
+            Team.objects.visible_to(user), [self.instance.team_id if self.instance.pk else None]
+        )
         if not self.instance.pk:
             self.fields["lead_advisor"].initial = user.pk
 
@@ -113,8 +141,15 @@ class EngagementForm(VersionedForm):
             self.fields["client"].disabled = True
         self.fields["client"].queryset = clients
         people = User.objects.visible_to(user).filter(is_active=True)
-        self.fields["lead_advisor"].queryset = people
-        self.fields["members"].queryset = people
+        current = (
+            [self.instance.lead_advisor_id, *self.instance.members.values_list("pk", flat=True)]
+            if self.instance.pk
+            else []
+        )
+        # The current lead and members stay choosable even if the editor
+        # can't otherwise see them, so a save never drops anyone silently.
+        self.fields["lead_advisor"].queryset = _with(people, current)
+        self.fields["members"].queryset = _with(people, current)
         if not self.instance.pk:
             self.fields["lead_advisor"].initial = user.pk
 

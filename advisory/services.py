@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Team, User
 from advisory.models import (
     ENGAGEMENT_HISTORY,
     Amendment,
@@ -51,6 +51,8 @@ def record_save(
         current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
         if expected_version is not None and current.version != expected_version:
             raise EditConflict(current)
+        if current.is_archived and instance.is_archived:
+            raise ValidationError("This record is archived: restore it before changing it.")
         if isinstance(instance, Disagreement):
             _refuse_locked_changes(current, instance)
         instance.version = current.version + 1
@@ -84,7 +86,9 @@ def record_set_archived(
 def client_save(client: Client, *, by: User, reason: str = "", expected_version=None) -> Client:
     """Save a client; without a team it joins its lead advisor's first team."""
     if not client.team_id:
-        team = client.lead_advisor.teams.order_by("name").first()
+        # Prefer a team the person saving can see, so they keep sight of it.
+        teams = client.lead_advisor.teams.order_by("name")
+        team = teams.filter(pk__in=Team.objects.visible_to(by)).first() or teams.first()
         if team is None:
             raise ValidationError(
                 {"team": "The lead advisor is on no team: choose the client's team."}

@@ -100,13 +100,21 @@ def save_form(
             except EditConflict as exc:
                 status = 409
                 conflict = conflict_rows(form, exc.current)
-                form.refresh_version(exc.current.version)
+                refresh_version(form, exc.current.version)
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
                 messages.success(request, success)
                 return redirect(obj)
     return render(request, template, {"form": form, "conflict": conflict, **context}, status=status)
+
+
+def refresh_version(form: forms.Form, version: int) -> None:
+    """After a conflict the form carries the current version, so resubmitting
+    deliberately saves over what the other person wrote."""
+    data = form.data.copy()
+    data["version"] = str(version)
+    form.data = data
 
 
 def _add_errors(form: forms.Form, error: ValidationError) -> None:

@@ -31,7 +31,13 @@ from advisory.services import (
 from advisory.services import (
     disagreement_amend as amend,
 )
-from advisory.views.common import archive_toggle, history_page, list_page, save_form
+from advisory.views.common import (
+    archive_toggle,
+    history_page,
+    list_page,
+    refresh_version,
+    save_form,
+)
 
 
 def _ranked(queryset):
@@ -252,14 +258,17 @@ def disagreement_amend(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error(
                     None,
                     "Someone changed this disagreement while you were writing; "
-                    "check the record below and submit again.",
+                    "open the disagreement to see the latest version, then submit again.",
                 )
-                form.data = form.data.copy()
-                form.data["version"] = str(exc.current.version)
+                refresh_version(form, exc.current.version)
             except ValidationError as exc:
-                for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
-                    target = field if field in form.fields else "new_value"
-                    form.add_error(target if field else None, errors)
+                if hasattr(exc, "error_dict"):
+                    # A rule the corrected value breaks (a future date, a decision
+                    # now before the disagreement) is shown next to that value.
+                    for field, errors in exc.error_dict.items():
+                        form.add_error(field if field in form.fields else "new_value", errors)
+                else:
+                    form.add_error(None, exc)
             else:
                 messages.success(request, "Amendment recorded beside the original.")
                 return redirect(disagreement)

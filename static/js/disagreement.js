@@ -4,8 +4,10 @@ document.querySelectorAll("form[data-decision-form]").forEach((form) => {
   const decision = form.querySelector("[name=decision]");
   const acknowledgment = form.querySelector(".acknowledgment");
   if (!decision || !acknowledgment) return;
+  // Fields the server found a problem with are never hidden.
+  const hasErrors = acknowledgment.querySelector(".is-invalid") !== null;
   const update = () => {
-    acknowledgment.hidden = decision.value !== "proceeded";
+    acknowledgment.hidden = decision.value !== "proceeded" && !hasErrors;
   };
   decision.addEventListener("change", update);
   update();

@@ -104,7 +104,7 @@ def test_a_save_changing_fields_and_members_is_one_entry(acme_engagement, adviso
     acme_engagement.title = "Annual audit 2027"
     engagement_save(acme_engagement, by=advisor, members=[manager], reason="Rolled over")
 
-    latest, created = history_entries(acme_engagement)
+    latest, _created = history_entries(acme_engagement)
 
     assert latest.reason == "Rolled over"
     assert latest.changes == [
