@@ -43,17 +43,25 @@ def ensure_permissions(apps) -> None:
         app_config.models_module = None
 
 
-def create_roles(apps, schema_editor):
+def grant(apps, role_permissions: dict[str, list[str]]) -> None:
+    """Give each role group (created if missing) its "app_label.codename" permissions.
+
+    Later migrations call this for the models they add.
+    """
     ensure_permissions(apps)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for role, perms in ROLE_PERMISSIONS.items():
+    for role, perms in role_permissions.items():
         group, _ = Group.objects.get_or_create(name=role)
         for perm in perms:
             app_label, codename = perm.split(".")
             group.permissions.add(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
+
+
+def create_roles(apps, schema_editor):
+    grant(apps, ROLE_PERMISSIONS)
 
 
 def remove_roles(apps, schema_editor):

@@ -1,9 +1,10 @@
 """Give the role groups their permissions on the advisory records.
 
-Nobody gets delete: records are archived, never deleted (only a superuser can,
-in the Django admin, as a break-glass). Written out rather than imported so the
-migration keeps its meaning.
+Nobody gets delete: records are archived, never deleted. The lists are written
+out rather than imported so the migration keeps its meaning.
 """
+
+from importlib import import_module
 
 from django.db import migrations
 
@@ -32,18 +33,7 @@ ROLE_PERMISSIONS = {
 
 
 def grant(apps, schema_editor):
-    from importlib import import_module
-
-    import_module("accounts.migrations.0002_roles").ensure_permissions(apps)
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            group.permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+    import_module("accounts.migrations.0002_roles").grant(apps, ROLE_PERMISSIONS)
 
 
 def revoke(apps, schema_editor):
