@@ -1,19 +1,40 @@
 from __future__ import annotations
 
+import datetime
+from collections import Counter
+from io import StringIO
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.db.models import F, Q
 
 from accounts.models import Role, Team, User
+from advisory.demo import CLIENTS, SeedSummary, Trajectory, seed_people, seed_records
+from advisory.models import Client, Comment, Disagreement, Engagement
 
 pytestmark = pytest.mark.django_db
 
+# A day in the past: the records seeded "as of" it never change.
+DAY = datetime.date(2026, 6, 30)
 
-def seed(settings, *args: str) -> None:
+
+def seed(settings, *args: str) -> str:
     settings.DEBUG = True
-    call_command("seed_demo", *args, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
 
 
-def test_it_creates_two_teams_and_four_users_with_their_roles(settings):
+@pytest.fixture
+def people_only(monkeypatch) -> None:
+    """Skip the clients and their two years of records (a few seconds' work)."""
+    monkeypatch.setattr(
+        "advisory.management.commands.seed_demo.seed_records", lambda: SeedSummary()
+    )
+
+
+def test_it_creates_two_teams_and_four_users_with_their_roles(settings, people_only):
     seed(settings)
     assert set(Team.objects.values_list("name", flat=True)) == {
         "Corporate Advisory",
@@ -30,7 +51,7 @@ def test_it_creates_two_teams_and_four_users_with_their_roles(settings):
     assert User.objects.get(username="admin").is_staff
 
 
-def test_advisor2_is_on_the_other_team_and_the_manager_manages_the_first(settings):
+def test_advisor2_is_on_the_other_team_and_the_manager_manages_the_first(settings, people_only):
     seed(settings)
     assert list(User.objects.get(username="advisor2").teams.all()) == [
         Team.objects.get(name="Private Clients")
@@ -40,7 +61,36 @@ def test_advisor2_is_on_the_other_team_and_the_manager_manages_the_first(setting
     ]
 
 
-def test_running_it_twice_changes_nothing(settings):
+def test_it_adds_about_forty_clients_over_both_teams_once(settings):
+    output = seed(settings)
+
+    assert "Demo records: 40 clients" in output
+    assert 35 <= Client.objects.count() <= 45
+    assert 100 <= Engagement.objects.count() <= 140
+    assert 500 <= Disagreement.objects.count() <= 700
+    leads = Counter(Client.objects.values_list("lead_advisor__username", flat=True))
+    assert set(leads) == {"advisor", "advisor2", "manager"}
+    assert 12 <= leads["advisor"] <= 18
+    blakes = Client.objects.filter(lead_advisor__username="advisor2")
+    assert set(blakes.values_list("team__name", flat=True)) == {"Private Clients"}
+    assert Client.objects.filter(kind=Client.Kind.INDIVIDUAL).count() >= 10
+    for engagement in Engagement.objects.prefetch_related("members", "client__team__members"):
+        team = set(engagement.client.team.members.all())
+        assert set(engagement.members.all()) <= team, engagement
+        assert engagement.lead_advisor in team, engagement
+
+    counts = [Client.history.count(), Engagement.history.count(), Disagreement.history.count()]
+    output = seed(settings)
+    assert "Demo clients exist already; no records added." in output
+    assert [Client.objects.count(), User.objects.count()] == [40, 4]
+    assert [
+        Client.history.count(),
+        Engagement.history.count(),
+        Disagreement.history.count(),
+    ] == counts
+
+
+def test_running_it_twice_changes_nothing(settings, people_only):
     seed(settings)
     before = (User.objects.count(), Team.objects.count(), Team.members.through.objects.count())
     seed(settings)
@@ -52,14 +102,156 @@ def test_running_it_twice_changes_nothing(settings):
 
 
 def test_if_empty_leaves_an_existing_installation_alone(settings, advisor):
-    seed(settings, "--if-empty")
+    output = seed(settings, "--if-empty")
     assert not User.objects.filter(username="manager").exists()
+    assert not Client.objects.exists()
+    assert "no demo data added" in output
 
 
-def test_it_refuses_to_run_with_debug_off_unless_forced(settings):
+def test_it_refuses_to_run_with_debug_off_unless_forced(settings, people_only):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="refuses to run with DEBUG off"):
         call_command("seed_demo")
     assert not User.objects.exists()
-    call_command("seed_demo", "--force", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", "--force", stdout=StringIO())
     assert User.objects.filter(username="admin").exists()
+
+
+class RolledBack(Exception):
+    pass
+
+
+def seeded_records(today: datetime.date) -> list[tuple]:
+    """Seed as of `today` and return what was written, leaving nothing behind."""
+    with pytest.raises(RolledBack) as caught, transaction.atomic():
+        seed_records(today=today)
+        disagreements = Disagreement.objects.order_by("pk").values_list(
+            "client__name",
+            "engagement__title",
+            "occurred_on",
+            "title",
+            "severity",
+            "tone",
+            "decision",
+            "decided_on",
+            "verdict",
+            "follow_up_on",
+        )
+        history = Disagreement.history.order_by("history_id").values_list(
+            "title", "history_date", "history_user__username", "history_change_reason"
+        )
+        raise RolledBack([*disagreements, *history])
+    return caught.value.args[0]
+
+
+def test_the_same_day_gives_the_same_records():
+    seed_people()
+    first = seeded_records(DAY)
+    assert not Client.objects.exists()
+    assert seeded_records(DAY) == first
+    assert len(first) > 1000
+
+
+def share(disagreements, **match) -> float:
+    return disagreements.filter(**match).count() / disagreements.count()
+
+
+def of(trajectory: Trajectory):
+    names = [spec.name for spec in CLIENTS if spec.trajectory == trajectory]
+    return Disagreement.objects.filter(client__name__in=names)
+
+
+def test_the_records_keep_the_date_rules_and_tell_four_stories():
+    seed_people()
+    seed_records(today=DAY)
+    days = datetime.timedelta
+    disagreements = Disagreement.objects.all()
+
+    # Dates: the past two years, nothing in the future, nothing out of order.
+    assert not disagreements.filter(
+        Q(occurred_on__gt=DAY)
+        | Q(occurred_on__lt=DAY - days(735))
+        | Q(decided_on__gt=DAY)
+        | Q(acknowledged_on__gt=DAY)
+        | Q(outcome_recorded_on__gt=DAY)
+        | Q(decided_on__lt=F("occurred_on"))
+        | Q(acknowledged_on__lt=F("decided_on"))
+        | Q(outcome_recorded_on__lt=F("decided_on"))
+    ).exists()
+    assert not Engagement.objects.filter(
+        Q(start_date__gt=DAY) | Q(end_date__gt=DAY) | Q(end_date__lt=F("start_date"))
+    ).exists()
+    assert not Client.objects.filter(client_since__gt=DAY).exists()
+    for disagreement in disagreements:
+        disagreement.clean()  # the model's own rules (acknowledgments, outcomes)
+
+    # Open work for the dashboards: decisions and outcomes still to come,
+    # follow-ups overdue and due in the coming week.
+    assert disagreements.filter(decision="pending", occurred_on__gte=DAY - days(45)).count() >= 20
+    assert disagreements.awaiting_outcome().count() >= 20
+    assert disagreements.filter(follow_up_on__lt=DAY).count() >= 10
+    assert disagreements.filter(follow_up_on__range=(DAY, DAY + days(7))).count() >= 10
+    assert not disagreements.filter(follow_up_on__gt=DAY + days(7)).exists()
+
+    # A few reviewed by the manager, each with the manager's note.
+    reviewed = disagreements.filter(reviewed_at__isnull=False)
+    assert 5 <= reviewed.count() <= 40
+    for disagreement in reviewed:
+        assert disagreement.reviewed_by.username == "manager"
+        assert disagreement.occurred_on < disagreement.reviewed_at.date() <= DAY
+        assert disagreement.comments.filter(author__username="manager").exists()
+    assert Comment.objects.exclude(disagreement__in=reviewed).count() == 0
+
+    # Healthy: few, mild, collaborative, advice taken.
+    healthy = of(Trajectory.HEALTHY)
+    assert healthy.count() / 16 < 10
+    assert share(healthy, tone="hostile") == 0
+    assert share(healthy, severity__in=["high", "critical"]) < 0.15
+    decided = healthy.exclude(decision="pending")
+    assert share(decided, decision="accepted") > 0.5
+    assert share(decided, decision="proceeded") < 0.1
+
+    # Improving: hostile early on, collaborative lately.
+    improving = of(Trajectory.IMPROVING)
+    early = improving.filter(occurred_on__lt=DAY - days(365))
+    lately = improving.filter(occurred_on__gte=DAY - days(180))
+    assert share(early, tone="hostile") > 0.4
+    assert share(lately, tone="hostile") < 0.1
+    assert share(lately, tone="collaborative") > 0.5
+
+    # Deteriorating: collaborative early, then hostile and overriding our
+    # advice, acknowledged in the client's words, and later proved us right.
+    deteriorating = of(Trajectory.DETERIORATING)
+    early = deteriorating.filter(occurred_on__lt=DAY - days(365))
+    lately = deteriorating.filter(occurred_on__gte=DAY - days(180))
+    assert share(early, tone="hostile") < 0.1
+    assert share(lately, tone="hostile") > 0.6
+    overridden_early = share(early.exclude(decision="pending"), decision="proceeded")
+    overridden_lately = share(lately.exclude(decision="pending"), decision="proceeded")
+    assert overridden_lately > 2 * overridden_early
+    overridden = deteriorating.filter(decision="proceeded")
+    assert share(overridden, risk_acknowledged=True) > 0.75
+    assert not overridden.filter(risk_acknowledged=True, client_words="").exists()
+    verdicts = overridden.exclude(verdict="pending")
+    assert share(verdicts, verdict="advice_vindicated") > 0.6
+
+    # Adversarial: frequent, severe, hostile, and still going on.
+    adversarial = of(Trajectory.ADVERSARIAL)
+    assert adversarial.count() / 8 > 2 * healthy.count() / 16
+    assert share(adversarial, severity__in=["high", "critical"]) > 0.6
+    assert share(adversarial, tone="hostile") > 0.7
+    recent = adversarial.filter(occurred_on__gte=DAY - days(30))
+    assert recent.values("client").distinct().count() == 8
+
+    # The history says who did it: every record was written by a user, and
+    # each disagreement was first logged by the advisor who logged it.
+    for model in (Client, Engagement, Disagreement, Comment):
+        assert model.history.exists()
+        assert not model.history.filter(history_user__isnull=True).exists()
+    first_entries = Disagreement.history.filter(history_type="+")
+    assert first_entries.count() == disagreements.count()
+    assert not first_entries.exclude(history_change_reason="Logged").exists()
+    assert not first_entries.exclude(history_user=F("logged_by")).exists()
+    assert not first_entries.exclude(history_date__date__lte=DAY).exists()
+    # Health is computed elsewhere; the seed leaves it alone.
+    assert not Client.objects.filter(health_score__isnull=False).exists()

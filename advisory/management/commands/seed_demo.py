@@ -4,13 +4,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
-from advisory.demo import USERS, seed_people
+from advisory.demo import USERS, seed_people, seed_records
 
 
 class Command(BaseCommand):
     help = (
-        "Create the demo teams and users (password 'candor-demo'). Safe to run "
-        "again: what exists is kept. Refuses to run with DEBUG off unless --force."
+        "Create the demo teams and users (password 'candor-demo') and about forty "
+        "clients with two years of engagements and disagreements. Safe to run again: "
+        "what exists is kept. Refuses to run with DEBUG off unless --force."
     )
 
     def add_arguments(self, parser) -> None:
@@ -31,6 +32,7 @@ class Command(BaseCommand):
             self.stdout.write("Users exist already; no demo data added.")
         else:
             seed_people()
+            self.stdout.write(str(seed_records()))
         self.stdout.write(self.style.SUCCESS("Demo logins (at /accounts/login/):"))
         for spec in USERS:
             password = settings.CANDOR_DEMO_PASSWORD
