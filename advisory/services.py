@@ -97,7 +97,7 @@ def client_save(client: Client, *, by: User, reason: str = "", expected_version=
     return record_save(client, by=by, reason=reason, expected_version=expected_version)
 
 
-def _refuse_if_let_go(client: Client) -> None:
+def refuse_if_let_go(client: Client) -> None:
     if client.status == Client.Status.LET_GO:
         raise ValidationError(
             f"{client} has been let go: its records are read-only and nothing new can be added."
@@ -113,7 +113,7 @@ def engagement_save(
     expected_version=None,
 ) -> Engagement:
     """Save an engagement and its members as one change in its history."""
-    _refuse_if_let_go(engagement.client)
+    refuse_if_let_go(engagement.client)
     created = engagement.pk is None
     with transaction.atomic():
         engagement.skip_history_when_saving = True
@@ -129,7 +129,7 @@ def engagement_save(
 
 def disagreement_log(disagreement: Disagreement, *, by: User) -> Disagreement:
     """Log a new disagreement (by the user logging it)."""
-    _refuse_if_let_go(disagreement.engagement.client)
+    refuse_if_let_go(disagreement.engagement.client)
     disagreement.logged_by = by
     return record_save(disagreement, by=by, reason="Logged")
 
