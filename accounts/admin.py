@@ -23,6 +23,18 @@ class UserAdmin(DjangoUserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
 
+    def get_fieldsets(self, request, obj=None):
+        # Only a superuser may hand out superuser status or one-off permissions;
+        # firm admins give people a role (group) and teams.
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        hidden = {"is_superuser", "user_permissions"}
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in fieldsets
+        ]
+
     @admin.display(description="Roles")
     def roles(self, obj: User) -> str:
         return ", ".join(group.name for group in obj.groups.all()) or "—"

@@ -8,12 +8,21 @@ is for looking, so nobody, superusers included, adds, changes or deletes here.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
 from advisory.models import Amendment, Client, Comment, Disagreement, Engagement, EvidenceFile
 
 
 class ReadOnlyMixin:
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # simple-history's "revert to this version" form checks only the view
+        # permission and saves on POST: looking at an old version is fine,
+        # rewriting the record from it is not.
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
     def has_add_permission(self, request) -> bool:
         return False
 

@@ -55,7 +55,7 @@ from advisory.demo_content import (
     V,
 )
 from advisory.models import Client, Comment, Disagreement, Engagement
-from advisory.services import client_save, engagement_save
+from advisory.services import client_save, engagement_save, health_refresh
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,21 @@ def seed_records(today: datetime.date | None = None) -> SeedSummary:
         for spec in CLIENTS:
             story.plan_client(spec)
         story.write()
+        _seed_health(today)
     return story.summary
+
+
+def _seed_health(today: datetime.date) -> None:
+    """A year of weekly health snapshots, as if the nightly job had been running.
+
+    Past weeks are scored from today's records (a decision recorded later
+    counts from the day it was recorded in real use); close enough for a demo.
+    """
+    clients = list(Client.objects.filter(name__in=[spec.name for spec in CLIENTS]))
+    for weeks_ago in range(52, -1, -1):
+        as_of = today - datetime.timedelta(weeks=weeks_ago)
+        for client in clients:
+            health_refresh(client, as_of=as_of)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from django.db import transaction
 from accounts.models import User
 from accounts.permissions import can_view
 from advisory.models import Disagreement, EvidenceFile
-from advisory.services import refuse_if_let_go
+from advisory.services import refuse_if_closed
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 MAX_NAME_LENGTH = EvidenceFile._meta.get_field("original_name").max_length
@@ -189,7 +189,7 @@ def evidence_attach(
     """
     if not by.has_perm("advisory.add_evidencefile") or not can_view(by, disagreement):
         raise PermissionDenied
-    refuse_if_let_go(disagreement.client)
+    refuse_if_closed(disagreement)
     try:
         content_type = evidence_content_type(upload)
     except ValidationError as error:

@@ -68,7 +68,15 @@ class ScopedFilterSet(filters.FilterSet):
     def active_filters(self) -> int:
         """How many filters other than search and sorting are set."""
         data = self.form.data
-        return sum(1 for name in self.form.fields if name not in ("q", "o") and data.get(name))
+        return sum(
+            1
+            for name in self.form.fields
+            if name not in ("q", "o")
+            # A range widget submits name_after / name_before.
+            and any(
+                value for key, value in data.items() if key == name or key.startswith(f"{name}_")
+            )
+        )
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().filter_queryset(queryset)
@@ -222,3 +230,32 @@ class DisagreementFilter(ScopedFilterSet):
     def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # The choices are DisagreementQuerySet methods of the same names.
         return getattr(queryset, value)()
+
+
+class HealthFilter(ScopedFilterSet):
+    """The health board's filters; sorting is the board's own (annotated columns)."""
+
+    search_fields = ["name", "sector"]
+
+    team = filters.ModelChoiceFilter(queryset=Team.objects.none())
+    lead_advisor = filters.ModelChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
+    sector = filters.ChoiceFilter(choices=[])
+    band = filters.ChoiceFilter(field_name="health_band", choices=Band.choices, label="Band")
+
+    class Meta:
+        model = Client
+        fields = ["q", "team", "lead_advisor", "sector", "band"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        del self.filters["archived"]  # the board shows active clients only
+        self.filters["team"].queryset = Team.objects.visible_to(self.user)
+        self.filters["lead_advisor"].queryset = User.objects.visible_to(self.user)
+        sectors = (
+            Client.objects.visible_to(self.user)
+            .exclude(sector="")
+            .order_by("sector")
+            .values_list("sector", flat=True)
+            .distinct()
+        )
+        self.filters["sector"].extra["choices"] = [(s, s) for s in sectors]

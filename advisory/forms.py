@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout
 from django import forms
@@ -12,7 +14,7 @@ from django.utils.text import capfirst
 
 from accounts.models import Role, Team, User
 from accounts.permissions import role_of
-from advisory.models import Client, Disagreement, Engagement
+from advisory.models import Band, Client, Disagreement, Engagement
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -87,16 +89,22 @@ class ClientForm(VersionedForm):
         super().__init__(*args, user=user, **kwargs)
         lead = self.instance.lead_advisor_id if self.instance.pk else None
         if role_of(user) == Role.ADVISOR:
-            # An advisor leads their own clients; handing a client over is a
-            # manager's call (the advisor would lose sight of it).
-            advisors = User.objects.filter(pk=user.pk)
+            # An advisor leads the clients they create; handing a client over
+            # or moving it to another team is a manager's call (the advisor,
+            # or the team's manager, would lose sight of it).
+            self.fields["lead_advisor"].queryset = User.objects.filter(pk=lead or user.pk)
+            self.fields["team"].queryset = Team.objects.visible_to(user)
+            if self.instance.pk:
+                self.fields["lead_advisor"].disabled = True
+                self.fields["team"].disabled = True
+                self.fields["team"].queryset = Team.objects.filter(pk=self.instance.team_id)
         else:
+            # The current lead and team stay choosable whoever edits.
             advisors = User.objects.visible_to(user).filter(is_active=True)
-        # Whoever edits, the current lead and team stay choosable.
-        self.fields["lead_advisor"].queryset = _with(advisors, [lead])
-        self.fields["team"].queryset = _with(
-            Team.objects.visible_to(user), [self.instance.team_id if self.instance.pk else None]
-        )
+            self.fields["lead_advisor"].queryset = _with(advisors, [lead])
+            self.fields["team"].queryset = _with(
+                Team.objects.visible_to(user), [self.instance.team_id if self.instance.pk else None]
+            )
         if not self.instance.pk:
             self.fields["lead_advisor"].initial = user.pk
 
@@ -189,6 +197,7 @@ class DisagreementForm(VersionedForm):
             engagements = (
                 Engagement.objects.visible_to(user)
                 .active()
+                .filter(client__is_archived=False)
                 .exclude(client__status=Client.Status.LET_GO)
                 .select_related("client")
             )
@@ -322,3 +331,23 @@ class ArchiveForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
     archive = forms.BooleanField(required=False, widget=forms.HiddenInput)
     reason = forms.CharField(label="Reason", required=False, max_length=500)
+
+
+class BandOverrideForm(forms.Form):
+    """A manager's band for a client, with a reason and an expiry; never pre-filled."""
+
+    band = forms.ChoiceField(choices=[("", "Choose a band"), *Band.choices])
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        help_text="Shown beside the computed score to everyone who sees this client.",
+    )
+    expires_on = forms.DateField(
+        label="Expires on", widget=DATE, help_text="The override lapses by itself after this day."
+    )
+
+    def clean_expires_on(self) -> datetime.date:
+        expires_on = self.cleaned_data["expires_on"]
+        if expires_on < timezone.localdate():
+            raise forms.ValidationError("The expiry date cannot be in the past.")
+        return expires_on

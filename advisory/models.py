@@ -100,6 +100,9 @@ class Client(models.Model):
     # Denormalised relationship health, kept current by the scoring service.
     health_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     health_band = models.CharField(max_length=20, choices=Band, blank=True, editable=False)
+    health_trend = models.SmallIntegerField(
+        null=True, blank=True, editable=False, help_text="Score now minus score 90 days earlier."
+    )
     health_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_archived = models.BooleanField("archived", default=False)
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -121,7 +124,6 @@ class Client(models.Model):
         indexes = [
             models.Index(fields=["team", "is_archived"]),
             models.Index(fields=["health_band", "health_score"]),
-            models.Index(Lower("name"), name="client_name_lower_idx"),
         ]
 
     def __str__(self) -> str:
@@ -189,7 +191,7 @@ class Engagement(models.Model):
     objects = EngagementQuerySet.as_manager()
 
     class Meta:
-        ordering = ["client__name", "title"]
+        ordering = ["client__name", "title", "pk"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(fee__isnull=True) | Q(fee__gte=0),
@@ -246,8 +248,9 @@ class DisagreementQuerySet(models.QuerySet):
         )
 
     def follow_up_due(self, *, within_days: int = 0) -> DisagreementQuerySet:
+        """Open disagreements whose follow-up date is today or earlier (or within N days)."""
         horizon = timezone.localdate() + datetime.timedelta(days=within_days)
-        return self.filter(follow_up_on__lte=horizon)
+        return self.open().filter(follow_up_on__lte=horizon)
 
     def open(self) -> DisagreementQuerySet:
         """Anything still waiting for the client, the acknowledgment or the outcome."""
@@ -457,7 +460,11 @@ class Disagreement(models.Model):
 
     @property
     def follow_up_due(self) -> bool:
-        return self.follow_up_on is not None and self.follow_up_on <= timezone.localdate()
+        return (
+            self.is_open
+            and self.follow_up_on is not None
+            and self.follow_up_on <= timezone.localdate()
+        )
 
     @property
     def is_open(self) -> bool:
@@ -535,3 +542,64 @@ class EvidenceFile(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("evidence-download", args=[self.pk])
+
+
+# --- Relationship health ------------------------------------------------------
+
+
+class HealthSnapshot(models.Model):
+    """A client's health on a day it changed: the 12-month history and "as of" views."""
+
+    client = models.ForeignKey(Client, models.CASCADE, related_name="health_snapshots")
+    date = models.DateField()
+    score = models.PositiveSmallIntegerField()
+    band = models.CharField(max_length=20, choices=Band)
+    components = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["client", "date"]
+        get_latest_by = "date"
+        constraints = [
+            models.UniqueConstraint(fields=["client", "date"], name="one_snapshot_per_client_day")
+        ]
+        indexes = [models.Index(fields=["date", "band"])]
+
+    def __str__(self) -> str:
+        return f"{self.client} on {self.date}: {self.score} ({self.get_band_display()})"
+
+
+class BandOverrideQuerySet(models.QuerySet):
+    def in_force(self, on: datetime.date | None = None) -> BandOverrideQuerySet:
+        on = on or timezone.localdate()
+        return self.filter(expires_on__gte=on, ended_at__isnull=True)
+
+
+class BandOverride(models.Model):
+    """A manager's judgement of a relationship's band, with a reason and an
+    expiry. It is shown beside the computed score and never replaces it."""
+
+    client = models.ForeignKey(Client, models.PROTECT, related_name="band_overrides")
+    band = models.CharField(max_length=20, choices=Band)
+    reason = long_text("reason")
+    expires_on = models.DateField("expires on")
+    set_by = models.ForeignKey(User, models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+")
+
+    history = HistoricalRecords()
+    objects = BandOverrideQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-set_at", "-pk"]
+        indexes = [models.Index(fields=["client", "expires_on"])]
+        permissions = [("override_band", "Can override a client's health band")]
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.get_band_display()} until {self.expires_on}"
+
+    def clean(self) -> None:
+        if self.expires_on and self.expires_on < timezone.localdate():
+            raise ValidationError({"expires_on": "The expiry date cannot be in the past."})
+        if self.reason is not None and not self.reason.strip():
+            raise ValidationError({"reason": "Say why the band should be different."})

@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
+from advisory import health
+from advisory.health import Facts, Health
 from advisory.models import (
     ENGAGEMENT_HISTORY,
     Amendment,
+    BandOverride,
     Client,
     Comment,
     Disagreement,
     Engagement,
+    HealthSnapshot,
 )
+
+# The Disagreement fields health.Facts is made of, in order.
+FACT_FIELDS = ["id", "title", "occurred_on", "severity", "tone", "decision", "verdict"]
 
 type Versioned = Client | Engagement | Disagreement
 
@@ -40,12 +48,14 @@ def record_save(
     by: User,
     reason: str = "",
     expected_version: int | None = None,
+    amending: bool = False,
 ) -> Versioned:
     """Validate and save a new or changed record, keeping its history.
 
     With `expected_version`, the save is refused with EditConflict when the
-    stored record has moved on (optimistic locking). A reviewed disagreement's
-    locked facts cannot change here: that takes an amendment.
+    stored record has moved on (optimistic locking). Archived records and the
+    records of a client let go are read-only. A reviewed disagreement's locked
+    facts change only through `disagreement_amend` (`amending=True`).
     """
     if instance.pk:
         current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
@@ -53,13 +63,17 @@ def record_save(
             raise EditConflict(current)
         if current.is_archived and instance.is_archived:
             raise ValidationError("This record is archived: restore it before changing it.")
-        if isinstance(instance, Disagreement):
+        if isinstance(instance, Disagreement) and not amending:
             _refuse_locked_changes(current, instance)
         instance.version = current.version + 1
+    if not isinstance(instance, Client):
+        refuse_if_let_go(instance.client if instance.client_id else instance.engagement.client)
     instance.full_clean()
     instance._history_user = by
     instance._change_reason = reason.strip() or None
     instance.save()
+    if isinstance(instance, Disagreement):
+        health_refresh(instance.client)
     return instance
 
 
@@ -104,6 +118,13 @@ def refuse_if_let_go(client: Client) -> None:
         )
 
 
+def refuse_if_closed(disagreement: Disagreement) -> None:
+    """Nothing new is attached to an archived disagreement or a let-go client's."""
+    if disagreement.is_archived:
+        raise ValidationError("This disagreement is archived: restore it before adding to it.")
+    refuse_if_let_go(disagreement.client)
+
+
 def engagement_save(
     engagement: Engagement,
     *,
@@ -113,7 +134,6 @@ def engagement_save(
     expected_version=None,
 ) -> Engagement:
     """Save an engagement and its members as one change in its history."""
-    refuse_if_let_go(engagement.client)
     created = engagement.pk is None
     with transaction.atomic():
         engagement.skip_history_when_saving = True
@@ -129,7 +149,6 @@ def engagement_save(
 
 def disagreement_log(disagreement: Disagreement, *, by: User) -> Disagreement:
     """Log a new disagreement (by the user logging it)."""
-    refuse_if_let_go(disagreement.engagement.client)
     disagreement.logged_by = by
     return record_save(disagreement, by=by, reason="Logged")
 
@@ -137,7 +156,16 @@ def disagreement_log(disagreement: Disagreement, *, by: User) -> Disagreement:
 def disagreement_record_decision(
     disagreement: Disagreement, *, by: User, expected_version: int
 ) -> Disagreement:
-    """Save the decision fields already set on `disagreement` (by DecisionForm)."""
+    """Save the decision fields already set on `disagreement` (by DecisionForm).
+
+    The acknowledgment belongs to "proceeded against advice" only; another
+    decision clears it (the history keeps what it said).
+    """
+    if disagreement.decision != Disagreement.Decision.PROCEEDED:
+        disagreement.risk_acknowledged = None
+        disagreement.acknowledged_on = None
+        disagreement.acknowledgment_method = ""
+        disagreement.client_words = ""
     label = disagreement.get_decision_display()
     return record_save(
         disagreement, by=by, reason=f"Decision: {label}", expected_version=expected_version
@@ -194,14 +222,17 @@ def disagreement_amend(
         raise ValidationError("Only a reviewed disagreement is amended; edit it instead.")
     model_field = Disagreement._meta.get_field(field)
     old_display = _display(current, field)
+    old_value = getattr(current, field)
     setattr(current, field, model_field.to_python(new_value))
-    if getattr(current, field) == getattr(disagreement, field):
+    if getattr(current, field) == old_value:
         raise ValidationError({"new_value": "The corrected value is the same as the current one."})
-    current.version += 1
-    current.full_clean()
-    current._history_user = by
-    current._change_reason = f"Amended: {reason.strip()}"
-    current.save()
+    record_save(
+        current,
+        by=by,
+        reason=f"Amended: {reason.strip()}",
+        expected_version=expected_version,
+        amending=True,
+    )
     amendment = Amendment(
         disagreement=current,
         field=field,
@@ -227,8 +258,121 @@ def comment_add(disagreement: Disagreement, *, by: User, body: str) -> Comment:
 
     if not can_comment(by, disagreement):
         raise PermissionDenied
+    refuse_if_closed(disagreement)
     comment = Comment(disagreement=disagreement, author=by, body=body.strip())
     comment.full_clean()
     comment._history_user = by
     comment.save()
     return comment
+
+
+# --- Relationship health ------------------------------------------------------
+
+
+def client_health(client: Client, *, as_of: datetime.date | None = None) -> tuple[Health, Health]:
+    """The client's health on `as_of` (default today) and `trend_days` earlier.
+
+    One query: the active disagreements that can count on either date.
+    """
+    weights = settings.CANDOR_HEALTH
+    as_of = as_of or timezone.localdate()
+    then = as_of - datetime.timedelta(days=weights["trend_days"])
+    earliest = then - datetime.timedelta(days=weights["ignore_after_days"])
+    rows = (
+        Disagreement.objects.active()
+        .filter(client=client, occurred_on__gte=earliest, occurred_on__lte=as_of)
+        .values_list(*FACT_FIELDS)
+    )
+    facts = [Facts(*row) for row in rows]
+    return health.score(facts, as_of=as_of), health.score(facts, as_of=then)
+
+
+@transaction.atomic
+def health_refresh(client: Client, *, as_of: datetime.date | None = None) -> bool:
+    """Recompute a client's health and store it; True when anything changed.
+
+    The denormalised fields on Client describe today, so a past `as_of` only
+    writes that day's snapshot. A snapshot is written only when the score or
+    band differs from the one before it, so running this twice changes nothing.
+    """
+    today = timezone.localdate()
+    as_of = as_of or today
+    now, then = client_health(client, as_of=as_of)
+    trend = health.trend(now, then)
+    changed = False
+    if as_of == today and (client.health_score, client.health_band, client.health_trend) != (
+        now.score,
+        now.band,
+        trend,
+    ):
+        # Derived numbers, not evidence: updated in place without a history
+        # entry or a version bump, so nobody's open form goes stale.
+        client.health_score, client.health_band, client.health_trend = now.score, now.band, trend
+        client.health_updated_at = timezone.now()
+        Client.objects.filter(pk=client.pk).update(
+            health_score=now.score,
+            health_band=now.band,
+            health_trend=trend,
+            health_updated_at=client.health_updated_at,
+        )
+        changed = True
+    return _snapshot(client, now) or changed
+
+
+def _snapshot(client: Client, now: Health) -> bool:
+    previous = (
+        HealthSnapshot.objects.filter(client=client, date__lt=now.as_of).order_by("-date").first()
+    )
+    same_as_before = previous is not None and (previous.score, previous.band) == (
+        now.score,
+        now.band,
+    )
+    existing = HealthSnapshot.objects.filter(client=client, date=now.as_of).first()
+    if same_as_before:
+        # Back to where the day started: that day has no change to record.
+        if existing is not None:
+            existing.delete()
+            return True
+        return False
+    values = {
+        "score": now.score,
+        "band": now.band,
+        "components": {
+            "total_friction": round(now.total_friction, 4),
+            "contributors": len(now.contributions),
+            "computed_band": now.computed_band,
+            "cap_reason": now.cap_reason,
+        },
+    }
+    if existing is not None and all(getattr(existing, k) == v for k, v in values.items()):
+        return False
+    HealthSnapshot.objects.update_or_create(client=client, date=now.as_of, defaults=values)
+    return True
+
+
+def band_override_set(
+    client: Client, *, by: User, band: str, reason: str, expires_on: datetime.date
+) -> BandOverride:
+    """A manager's band for the client until `expires_on`; replaces one in force."""
+    if not by.has_perm("advisory.override_band"):
+        raise PermissionDenied
+    with transaction.atomic():
+        override = BandOverride(
+            client=client, band=band, reason=reason.strip(), expires_on=expires_on, set_by=by
+        )
+        override.full_clean()
+        for previous in client.band_overrides.in_force():
+            band_override_end(previous, by=by)
+        override._history_user = by
+        override.save()
+    return override
+
+
+def band_override_end(override: BandOverride, *, by: User) -> BandOverride:
+    if not by.has_perm("advisory.override_band"):
+        raise PermissionDenied
+    override.ended_at = timezone.now()
+    override.ended_by = by
+    override._history_user = by
+    override.save(update_fields=["ended_at", "ended_by"])
+    return override

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from advisory.views import clients, disagreements, engagements, evidence, home
+from advisory.views import clients, disagreements, engagements, evidence, health, home
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
@@ -13,6 +13,8 @@ urlpatterns = [
     path("clients/<int:pk>/edit/", clients.client_edit, name="client-edit"),
     path("clients/<int:pk>/history/", clients.client_history, name="client-history"),
     path("clients/<int:pk>/archive/", clients.client_archive, name="client-archive"),
+    path("clients/<int:pk>/override/", health.band_override, name="band-override"),
+    path("clients/<int:pk>/override/end/", health.band_override_clear, name="band-override-end"),
     # Engagements
     path("engagements/", engagements.engagement_list, name="engagement-list"),
     path("engagements/new/", engagements.engagement_create, name="engagement-create"),
@@ -61,6 +63,7 @@ urlpatterns = [
     path("disagreements/<int:pk>/evidence/", evidence.evidence_upload, name="evidence-upload"),
     path("evidence/<int:pk>/", evidence.evidence_download, name="evidence-download"),
     # Later issues
-    path("health/", home.health_board, name="health-board"),
+    path("health/", health.health_board, name="health-board"),
+    path("health/advisors/", health.advisor_breakdown, name="advisor-breakdown"),
     path("let-go/", home.letgo_list, name="letgo-list"),
 ]

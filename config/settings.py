@@ -37,7 +37,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin.CandorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -97,6 +97,11 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has no row locks: take the write lock when a transaction starts,
+    # so two simultaneous saves queue (and the second sees the version
+    # conflict) instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache and sessions: Redis when REDIS_URL is set, otherwise process-local
@@ -178,8 +183,9 @@ FILTERS_EMPTY_CHOICE_LABEL = "Any"
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# E-mail through Django 6.1's MAILERS: the console in development, SMTP from
-# EMAIL_URL (e.g. smtp+tls://user:password@mail.example.com:587) in production.
+# E-mail through Django 6.1's MAILERS: SMTP from EMAIL_URL (e.g.
+# smtp+tls://user:password@mail.example.com:587); without it, the console in
+# development and the local mail server (localhost:25) otherwise.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Candor <candor@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_URL = env("EMAIL_URL", default="")
@@ -199,8 +205,10 @@ if EMAIL_URL:
             },
         }
     }
-else:
+elif DEBUG:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
 
 # Security
 SECURE_SSL = env.bool("SECURE_SSL", default=False)
@@ -247,3 +255,31 @@ LOGGING = {
 
 # Candor's own settings.
 CANDOR_DEMO_PASSWORD = "candor-demo"
+
+# Relationship health recipe (advisory/health.py). docs/scoring.md explains every
+# number; change it and tests/advisory/test_health.py together with this dict.
+CANDOR_HEALTH = {
+    "severity": {"low": 1, "moderate": 2, "high": 4, "critical": 8},
+    "tone": {"collaborative": 0.5, "tense": 1, "hostile": 2},
+    "decision": {
+        "accepted": 0.5,
+        "withdrew": 0.6,
+        "compromise": 0.8,
+        "pending": 1,
+        "proceeded": 1.5,
+    },
+    # advice_vindicated counts only when the client proceeded against the advice.
+    "outcome": {
+        "client_vindicated": 0.7,
+        "pending": 1,
+        "mixed": 1,
+        "inconclusive": 1,
+        "advice_vindicated": 1.3,
+    },
+    "half_life_days": 90,
+    "ignore_after_days": 365,
+    "scale": 12,
+    "bands": {"healthy": 70, "strained": 40},  # lowest score of each band
+    "guardrail_days": 30,
+    "trend_days": 90,
+}

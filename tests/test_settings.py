@@ -57,7 +57,7 @@ def test_defaults_are_a_sqlite_file_with_debug_off():
     assert config["debug"] is False
     assert config["hosts"] == ["localhost", "127.0.0.1"]
     assert config["cache"].endswith("LocMemCache")
-    assert config["mailer"].endswith("console.EmailBackend")
+    assert config["mailer"].endswith("smtp.EmailBackend")  # the local mail server
 
 
 def test_database_url_selects_postgresql_with_persistent_checked_connections():
@@ -89,6 +89,10 @@ def test_without_debug_a_secret_key_is_required():
     assert "SECRET_KEY" in result.stderr
 
 
+def test_debug_sends_mail_to_the_console():
+    assert settings_with(DEBUG="true")["mailer"].endswith("console.EmailBackend")
+
+
 def test_debug_provides_a_development_key():
     assert settings_with(DEBUG="true", SECRET_KEY="")["debug"] is True
 
@@ -99,7 +103,6 @@ def test_a_production_configuration_passes_check_deploy():
         SECRET_KEY="x" * 10 + "a-long-random-production-key-with-enough-entropy-1234567890",
         ALLOWED_HOSTS="candor.example.com",
         SECURE_SSL="true",
-        EMAIL_URL="smtp+tls://u:p@mail.example.com:587",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

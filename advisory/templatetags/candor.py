@@ -47,3 +47,30 @@ def sort_header(context, key: str, label: str) -> dict:
     params.pop("page", None)
     params["o"] = next_key
     return {"label": label, "direction": direction, "query": params.urlencode()}
+
+
+@register.simple_tag
+def trend(value: int | None) -> str:
+    """The 90-day change as an arrow and a signed number, with words for screen readers."""
+    if value is None:
+        return ""
+    if value > 0:
+        arrow, css, words = "▲", "trend-up", f"up {value} points in 90 days"
+    elif value < 0:
+        arrow, css, words = "▼", "trend-down", f"down {-value} points in 90 days"
+    else:
+        arrow, css, words = "▶", "trend-flat", "no change in 90 days"
+    return format_html(
+        '<span class="trend {}" title="{}"><span aria-hidden="true">{} {}</span>'
+        '<span class="visually-hidden">{}</span></span>',
+        css,
+        words,
+        arrow,
+        f"{value:+d}",
+        words,
+    )
+
+
+@register.filter
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{round(share * 100)}%"

@@ -6,13 +6,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
+from advisory import selectors
 from advisory.filters import ClientFilter
-from advisory.forms import ClientForm
+from advisory.forms import BandOverrideForm, ClientForm
 from advisory.models import Client
-from advisory.services import client_save
+from advisory.services import client_health, client_save
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
 
 TIMELINE_LENGTH = 50
+TOP_CONTRIBUTORS = 10
 
 
 @permission_required("advisory.view_client")
@@ -46,8 +48,19 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_archived", "-start_date", "title"
     )
     disagreements = client.disagreements.active().select_related("engagement", "logged_by")
+    now, _then = client_health(client)
+    history = selectors.band_history(Client.objects.filter(pk=client.pk))
     context = {
         "client": client,
+        "health": now,
+        "top_contributors": now.contributions[:TOP_CONTRIBUTORS],
+        "override": client.band_overrides.in_force().select_related("set_by").first(),
+        "override_form": BandOverrideForm(),
+        "score_chart": {
+            "months": [m.isoformat() for m in history.months],
+            "scores": history.scores.get(client.pk, []),
+        },
+        "score_rows": list(zip(history.months, history.scores.get(client.pk, []), strict=False)),
         "engagements": engagements,
         "timeline": disagreements[:TIMELINE_LENGTH],
         "disagreement_count": disagreements.count(),

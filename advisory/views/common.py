@@ -52,6 +52,16 @@ def conflict_rows(form: forms.ModelForm, current: models.Model) -> list[Conflict
     for name, field in form.fields.items():
         if name in ("version", "change_reason") or name not in form.cleaned_data:
             continue
+        if field.disabled:
+            # Locked meanwhile (a manager reviewed it): what the user typed
+            # is not in cleaned_data, only in the raw submission.
+            typed = form.data.get(form.add_prefix(name))
+            if typed is None or str(typed).strip() == str(getattr(current, name)):
+                continue
+            rows.append(
+                ConflictRow(f"{field.label} (now locked)", typed, str(getattr(current, name)))
+            )
+            continue
         yours = form.cleaned_data[name]
         theirs = getattr(current, name)
         if isinstance(theirs, models.Manager):

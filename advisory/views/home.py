@@ -12,10 +12,12 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Team
 from accounts.permissions import permission_required
+from advisory import selectors
 from advisory.models import Client, Disagreement
 
 HOME_LIST_LENGTH = 15
 FOLLOW_UP_DAYS = 7
+NEWLY_ADVERSARIAL_DAYS = 30
 
 
 @require_GET
@@ -27,19 +29,32 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Everyone's home: their own clients, open items and follow-ups, and for
-    managers and admins the teams they look after."""
+    """Everyone's home: their own clients, open items and follow-ups; managers
+    and admins also get the health board's summary and newly adversarial clients."""
     user = request.user
-    my_clients = Client.objects.personal_to(user).active().select_related("team")
+    my_clients = Client.objects.visible_to(user).personal_to(user).active().select_related("team")
     mine = Disagreement.objects.filter(client__in=my_clients).active()
     open_items = mine.open().select_related("client", "engagement", "logged_by")
     horizon = timezone.localdate() + datetime.timedelta(days=FOLLOW_UP_DAYS)
     follow_ups = (
-        mine.filter(follow_up_on__lte=horizon)
+        mine.open()
+        .filter(follow_up_on__lte=horizon)
         .select_related("client")
         .order_by("follow_up_on", "pk")
     )
     teams = Team.objects.visible_to(user).prefetch_related("managers")
+    if user.has_perm("accounts.view_health_board"):
+        scope = Client.objects.visible_to(user).active()
+        since = timezone.localdate() - datetime.timedelta(days=NEWLY_ADVERSARIAL_DAYS)
+        board = {
+            "counts": selectors.band_counts(scope),
+            "newly_adversarial": selectors.newly_adversarial(scope, since=since).select_related(
+                "lead_advisor"
+            )[:HOME_LIST_LENGTH],
+            "days": NEWLY_ADVERSARIAL_DAYS,
+        }
+    else:
+        board = None
     context = {
         "my_clients": my_clients[:HOME_LIST_LENGTH],
         "my_client_count": my_clients.count(),
@@ -50,6 +65,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "follow_up_days": FOLLOW_UP_DAYS,
         "today": timezone.localdate(),
         "teams": teams,
+        "board": board,
         "team_summary": Team.objects.managed_by(user).annotate(
             client_count=Count("clients", filter=Q(clients__is_archived=False), distinct=True)
         ),
@@ -59,11 +75,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def _coming(request: HttpRequest, title: str, issue: str) -> HttpResponse:
     return render(request, "advisory/coming.html", {"title": title, "issue": issue})
-
-
-@login_required
-def health_board(request: HttpRequest) -> HttpResponse:
-    return _coming(request, "Relationship health", "the health board")
 
 
 @permission_required("accounts.review_letgo")

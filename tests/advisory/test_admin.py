@@ -39,3 +39,16 @@ def test_the_admin_shows_a_records_history(client, superuser, dispute):
     client.force_login(superuser)
     url = reverse("admin:advisory_disagreement_history", args=[dispute.pk])
     assert client.get(url).status_code == 200
+
+
+def test_an_old_version_cannot_be_restored_over_the_record(client, superuser, dispute):
+    """simple-history's revert form would save a POST; the record stays as it is."""
+    client.force_login(superuser)
+    version = dispute.history.earliest()
+    url = reverse("admin:advisory_disagreement_simple_history", args=[dispute.pk, version.pk])
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"title": "Rewritten", "client_request": "Rewritten"})
+    assert response.status_code == 403
+    dispute.refresh_from_db()
+    assert dispute.title == "Stock count skipped"
+    assert dispute.history.count() == 1

@@ -66,7 +66,8 @@ def _role_groups(transactional_db) -> None:
     the groups do not.
     """
     import_module("accounts.migrations.0002_roles").create_roles(apps, schema_editor=None)
-    import_module("advisory.migrations.0002_roles").grant(apps, schema_editor=None)
+    for migration in ["advisory.migrations.0002_roles", "advisory.migrations.0004_health_roles"]:
+        import_module(migration).grant(apps, schema_editor=None)
 
 
 @pytest.fixture

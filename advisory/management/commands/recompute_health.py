@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import datetime
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from advisory.models import Client
+from advisory.services import health_refresh
+
+
+class Command(BaseCommand):
+    help = (
+        "Recompute clients' relationship health. Scores decay with time even without "
+        "edits, so run it nightly (cron). Safe to run again: unchanged clients are left "
+        "as they are and no duplicate snapshot is written."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--as-of",
+            type=datetime.date.fromisoformat,
+            help="Compute as of this date (YYYY-MM-DD); a past date writes only that "
+            "day's snapshot. Default: today.",
+        )
+        parser.add_argument("--client", type=int, help="Only this client (its id).")
+
+    def handle(self, *args, as_of=None, client=None, **options) -> None:
+        if as_of and as_of > timezone.localdate():
+            raise CommandError("--as-of cannot be in the future.")
+        clients = Client.objects.order_by("pk")
+        if client is not None:
+            clients = clients.filter(pk=client)
+            if not clients.exists():
+                raise CommandError(f"No client with id {client}.")
+        changed = 0
+        progress = tqdm(
+            clients.iterator(chunk_size=500),
+            total=clients.count(),
+            unit="client",
+            disable=not sys.stderr.isatty(),
+        )
+        for record in progress:
+            changed += health_refresh(record, as_of=as_of)
+        self.stdout.write(f"Health recomputed for {progress.total} clients; {changed} changed.")

@@ -1,0 +1,272 @@
+"""Reads that span models and feed the health pages and their charts.
+
+Every function takes querysets already limited to the user's scope, so the
+scoping stays in one place (the views load them through `visible_to`).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncMonth, TruncQuarter
+from django.utils import timezone
+
+from accounts.models import User
+from advisory.models import Band, Client, Disagreement, HealthSnapshot
+
+BAND_ORDER = [Band.ADVERSARIAL, Band.STRAINED, Band.HEALTHY]
+SNAP_FIELDS = ["date", "score", "band"]
+CHART_MONTHS = 12
+
+
+def months_back(today: datetime.date, count: int = CHART_MONTHS) -> list[datetime.date]:
+    """The first day of each of the last `count` months, oldest first, this month last."""
+    months = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        months.append(datetime.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+def month_end(first: datetime.date) -> datetime.date:
+    following = (first.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    return following - datetime.timedelta(days=1)
+
+
+def with_board_columns(clients: QuerySet[Client]) -> QuerySet[Client]:
+    """Annotate the health board's columns; adversarial first, then by score."""
+    today = timezone.localdate()
+    recent = Q(
+        disagreements__is_archived=False,
+        disagreements__occurred_on__gt=today - datetime.timedelta(days=90),
+    )
+    window = Q(
+        disagreements__is_archived=False,
+        disagreements__decision=Disagreement.Decision.PROCEEDED,
+        disagreements__occurred_on__gte=today
+        - datetime.timedelta(days=settings.CANDOR_HEALTH["ignore_after_days"]),
+    )
+    band_rank = Case(
+        *[When(health_band=band, then=Value(i)) for i, band in enumerate(BAND_ORDER)],
+        default=Value(len(BAND_ORDER)),
+        output_field=IntegerField(),
+    )
+    return clients.annotate(
+        disagreements_90d=Count("disagreements", filter=recent),
+        overridden=Count("disagreements", filter=window),
+        band_rank=band_rank,
+    ).order_by("band_rank", "health_score", "name")
+
+
+def band_counts(clients: QuerySet[Client]) -> dict[str, int]:
+    counts = Counter(clients.values_list("health_band", flat=True))
+    return {band: counts.get(band, 0) for band in BAND_ORDER}
+
+
+@dataclass
+class BandHistory:
+    """Each client's band and score over time, from its snapshots."""
+
+    months: list[datetime.date]
+    bands: dict[datetime.date, dict[str, int]]  # month -> band -> clients
+    scores: dict[int, list[int | None]]  # client id -> score at each month end
+    counts_30_days_ago: dict[str, int]
+
+
+def band_history(clients: QuerySet[Client], *, today: datetime.date | None = None) -> BandHistory:
+    """Bands per month and per-client monthly scores for the last 12 months.
+
+    Two queries whatever the number of clients: each client's last snapshot
+    before the window, and the snapshots inside it.
+    """
+    today = today or timezone.localdate()
+    months = months_back(today)
+    start = months[0]
+    ids = list(clients.values_list("pk", flat=True))
+    in_scope = clients.values("pk")
+    timeline: dict[int, list[tuple[datetime.date, int, str]]] = defaultdict(list)
+    last_before = HealthSnapshot.objects.filter(client=OuterRef("pk"), date__lt=start).order_by(
+        "-date"
+    )
+    starts = Client.objects.filter(pk__in=in_scope).annotate(
+        **{f"start_{field}": Subquery(last_before.values(field)[:1]) for field in SNAP_FIELDS}
+    )
+    for client_id, *snap in starts.values_list("pk", *(f"start_{f}" for f in SNAP_FIELDS)):
+        if snap[0] is not None:
+            timeline[client_id].append(tuple(snap))
+    for snap in (
+        HealthSnapshot.objects.filter(client__in=in_scope, date__gte=start, date__lte=today)
+        .order_by("date")
+        .values_list("client_id", "date", "score", "band")
+    ):
+        timeline[snap[0]].append(snap[1:])
+
+    checkpoints = [min(month_end(m), today) for m in months]
+    thirty_days_ago = today - datetime.timedelta(days=30)
+    bands = {m: dict.fromkeys(BAND_ORDER, 0) for m in months}
+    scores: dict[int, list[int | None]] = {}
+    past_counts = dict.fromkeys(BAND_ORDER, 0)
+    for client_id in ids:
+        snaps = timeline.get(client_id, [])
+        series = []
+        for month, checkpoint in zip(months, checkpoints, strict=True):
+            state = _state_on(snaps, checkpoint)
+            series.append(state[0] if state else None)
+            if state:
+                bands[month][state[1]] += 1
+        scores[client_id] = series
+        state = _state_on(snaps, thirty_days_ago)
+        if state:
+            past_counts[state[1]] += 1
+    return BandHistory(months=months, bands=bands, scores=scores, counts_30_days_ago=past_counts)
+
+
+def _state_on(snaps: list[tuple], day: datetime.date) -> tuple[int, str] | None:
+    state = None
+    for date, score, band in snaps:
+        if date > day:
+            break
+        state = (score, band)
+    return state
+
+
+def activity(disagreements: QuerySet[Disagreement], *, today: datetime.date | None = None) -> dict:
+    """Chart data about the disagreements themselves over the last 12 months."""
+    today = today or timezone.localdate()
+    months = months_back(today)
+    recent = disagreements.filter(occurred_on__gte=months[0], is_archived=False)
+
+    by_tone = {
+        (row["month"], row["tone"]): row["n"]
+        for row in (
+            recent.annotate(month=TruncMonth("occurred_on"))
+            .values("month", "tone")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+    }
+    quarters = sorted({_quarter(m) for m in months})
+    by_decision = {
+        (row["quarter"], row["decision"]): row["n"]
+        for row in (
+            recent.exclude(decision=Disagreement.Decision.PENDING)
+            .annotate(quarter=TruncQuarter("occurred_on"))
+            .values("quarter", "decision")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+    }
+    verdicts = Counter(
+        dict(
+            recent.exclude(verdict=Disagreement.Verdict.PENDING)
+            .values_list("verdict")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+    )
+    topics = Counter(dict(recent.values_list("topic").annotate(n=Count("pk")).order_by()))
+    decisions = [c for c in Disagreement.Decision if c != Disagreement.Decision.PENDING]
+    return {
+        "months": [m.isoformat() for m in months],
+        "tones": {
+            tone.label: [by_tone.get((m, tone.value), 0) for m in months]
+            for tone in Disagreement.Tone
+        },
+        "quarters": [f"{q.year} Q{(q.month - 1) // 3 + 1}" for q in quarters],
+        "decisions": {
+            d.label: [by_decision.get((q, d.value), 0) for q in quarters] for d in decisions
+        },
+        "verdicts": {
+            v.label: verdicts.get(v.value, 0)
+            for v in Disagreement.Verdict
+            if v != Disagreement.Verdict.PENDING
+        },
+        "topics": {t.label: topics.get(t.value, 0) for t in Disagreement.Topic},
+    }
+
+
+def _quarter(day: datetime.date) -> datetime.date:
+    return datetime.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+@dataclass(frozen=True)
+class AdvisorStats:
+    advisor: User
+    logged: int
+    overridden: int
+    vindicated: int
+    decided: int
+    open_items: int
+
+    @property
+    def overridden_share(self) -> float | None:
+        return self.overridden / self.decided if self.decided else None
+
+    @property
+    def vindicated_share(self) -> float | None:
+        return self.vindicated / self.overridden if self.overridden else None
+
+
+def advisor_breakdown(
+    disagreements: QuerySet[Disagreement], *, since: datetime.date
+) -> list[AdvisorStats]:
+    """Per advisor who logged disagreements since `since`: how often the client
+    overrode the advice and how often the advice was later vindicated. One query."""
+    D = Disagreement
+    rows = (
+        disagreements.filter(is_archived=False, occurred_on__gte=since)
+        .values("logged_by")
+        .annotate(
+            logged=Count("pk"),
+            decided=Count("pk", filter=~Q(decision=D.Decision.PENDING)),
+            overridden=Count("pk", filter=Q(decision=D.Decision.PROCEEDED)),
+            vindicated=Count(
+                "pk",
+                filter=Q(decision=D.Decision.PROCEEDED, verdict=D.Verdict.ADVICE_VINDICATED),
+            ),
+            open_items=Count("pk", filter=D.open_q()),
+        )
+        .order_by()
+    )
+    rows = list(rows)
+    people = User.objects.in_bulk([row["logged_by"] for row in rows])
+    stats = [
+        AdvisorStats(
+            advisor=people[row["logged_by"]],
+            logged=row["logged"],
+            overridden=row["overridden"],
+            vindicated=row["vindicated"],
+            decided=row["decided"],
+            open_items=row["open_items"],
+        )
+        for row in rows
+    ]
+    return sorted(stats, key=lambda s: (s.advisor.last_name, s.advisor.first_name))
+
+
+def newly_adversarial(clients: QuerySet[Client], *, since: datetime.date) -> QuerySet[Client]:
+    """Clients adversarial now that were not on `since` (by their last snapshot before it)."""
+    band_then = HealthSnapshot.objects.filter(client=OuterRef("pk"), date__lt=since).order_by(
+        "-date"
+    )
+    return (
+        clients.filter(health_band=Band.ADVERSARIAL)
+        .annotate(band_then=Subquery(band_then.values("band")[:1]))
+        .exclude(band_then=Band.ADVERSARIAL)
+        .order_by("health_score", "name")
+    )
