@@ -74,3 +74,15 @@ def trend(value: int | None) -> str:
 @register.filter
 def percent(share: float | None) -> str:
     return "—" if share is None else f"{round(share * 100)}%"
+
+
+@register.filter
+def choice_label(value: str, choices: str) -> str:
+    """The label of a Disagreement choice value: {{ "proceeded"|choice_label:"Decision" }}."""
+    from advisory.models import Disagreement
+
+    enum = getattr(Disagreement, choices)
+    try:
+        return enum(value).label
+    except ValueError:
+        return value
