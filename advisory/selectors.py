@@ -26,7 +26,7 @@ from django.db.models.functions import TruncMonth, TruncQuarter
 from django.utils import timezone
 
 from accounts.models import User
-from advisory.models import Band, Client, Disagreement, HealthSnapshot
+from advisory.models import Band, BandOverride, Client, Disagreement, HealthSnapshot
 
 BAND_ORDER = [Band.ADVERSARIAL, Band.STRAINED, Band.HEALTHY]
 SNAP_FIELDS = ["date", "score", "band"]
@@ -66,10 +66,12 @@ def with_board_columns(clients: QuerySet[Client]) -> QuerySet[Client]:
         default=Value(len(BAND_ORDER)),
         output_field=IntegerField(),
     )
+    override = BandOverride.objects.in_force(today).filter(client=OuterRef("pk"))
     return clients.annotate(
-        disagreements_90d=Count("disagreements", filter=recent),
-        overridden=Count("disagreements", filter=window),
+        disagreements_90d=Count("disagreements", filter=recent, distinct=True),
+        overridden=Count("disagreements", filter=window, distinct=True),
         band_rank=band_rank,
+        override_band=Subquery(override.values("band")[:1]),
     ).order_by("band_rank", "health_score", "name")
 
 

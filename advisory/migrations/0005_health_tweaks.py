@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('advisory', '0004_health_roles'),
+        ("advisory", "0004_health_roles"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='engagement',
-            options={'ordering': ['client__name', 'title', 'pk']},
+            name="engagement",
+            options={"ordering": ["client__name", "title", "pk"]},
         ),
         migrations.RemoveIndex(
-            model_name='client',
-            name='client_name_lower_idx',
+            model_name="client",
+            name="client_name_lower_idx",
         ),
     ]
