@@ -24,6 +24,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# Data migrations that give the role groups their permissions, in order.
+ROLE_MIGRATIONS = [
+    "advisory.migrations.0002_roles",
+    "advisory.migrations.0004_health_roles",
+    "advisory.migrations.0007_letgo_roles",
+]
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -66,7 +72,7 @@ def _role_groups(transactional_db) -> None:
     the groups do not.
     """
     import_module("accounts.migrations.0002_roles").create_roles(apps, schema_editor=None)
-    for migration in ["advisory.migrations.0002_roles", "advisory.migrations.0004_health_roles"]:
+    for migration in ROLE_MIGRATIONS:
         import_module(migration).grant(apps, schema_editor=None)
 
 
