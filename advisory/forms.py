@@ -14,7 +14,7 @@ from django.utils.text import capfirst
 
 from accounts.models import Role, Team, User
 from accounts.permissions import role_of
-from advisory.models import Band, Client, Disagreement, Engagement
+from advisory.models import Band, Client, Disagreement, Engagement, LetGoCase
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -351,3 +351,63 @@ class BandOverrideForm(forms.Form):
         if expires_on < timezone.localdate():
             raise forms.ValidationError("The expiry date cannot be in the past.")
         return expires_on
+
+
+class LetGoProposalForm(forms.Form):
+    reason = forms.ChoiceField(choices=[("", "Choose a reason"), *LetGoCase.Reason.choices])
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=5000,
+        help_text="What the admin deciding the case needs to know, in your own words.",
+    )
+    evidence = forms.ModelMultipleChoiceField(
+        queryset=Disagreement.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Disagreements as evidence",
+        help_text="Choose from this client's log.",
+    )
+
+    def __init__(self, *args, client: Client, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["evidence"]
+        field.queryset = client.disagreements.active().order_by("-occurred_on", "-pk")
+        field.label_from_instance = lambda d: (
+            f"{d.occurred_on:%d %b %Y} — {d.title} ({d.get_severity_display()}, "
+            f"{d.get_tone_display()}, {d.get_decision_display()})"
+        )
+
+
+class LetGoDecisionForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    note = forms.CharField(
+        label="Decision note",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        required=False,
+        help_text="Required when declining; shown to the proposer and the lead advisor.",
+    )
+
+
+class OffboardingForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = LetGoCase
+        fields = [*LetGoCase.CHECKLIST, "notice_days", "referral_note", "letter"]
+        widgets = {
+            "referral_note": forms.Textarea(attrs={"rows": 2}),
+            "letter": forms.Textarea(attrs={"rows": 18}),
+        }
+        help_texts = {"letter": "Drafted from the case; edit it before it is sent."}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["version"].initial = self.instance.version
+
+
+class ReinstateForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for reinstating",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+    )

@@ -135,6 +135,11 @@ class Client(models.Model):
     def get_log_disagreement_url(self) -> str:
         return f"{reverse('disagreement-create')}?client={self.pk}"
 
+    @property
+    def is_read_only(self) -> bool:
+        """Archived, or let go: nothing is changed or added until restored."""
+        return self.is_archived or self.status == self.Status.LET_GO
+
     def clean(self) -> None:
         if self.client_since and self.client_since > timezone.localdate():
             raise ValidationError({"client_since": "The date cannot be in the future."})
@@ -219,6 +224,10 @@ class Engagement(models.Model):
 
     def get_log_disagreement_url(self) -> str:
         return f"{reverse('disagreement-create')}?engagement={self.pk}"
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.is_archived or self.client.status == Client.Status.LET_GO
 
     def clean(self) -> None:
         if self.start_date and self.end_date and self.end_date < self.start_date:
@@ -473,6 +482,10 @@ class Disagreement(models.Model):
     @property
     def is_reviewed(self) -> bool:
         return self.reviewed_at is not None
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.is_archived or self.client.status == Client.Status.LET_GO
 
 
 class Amendment(models.Model):

@@ -22,12 +22,14 @@ from advisory.models import (
     Disagreement,
     Engagement,
     HealthSnapshot,
+    LetGoCase,
 )
 
 # The Disagreement fields health.Facts is made of, in order.
 FACT_FIELDS = ["id", "title", "occurred_on", "severity", "tone", "decision", "verdict"]
 
-type Versioned = Client | Engagement | Disagreement
+type Versioned = Client | Engagement | Disagreement | LetGoCase
+LET_GO = Client.Status.LET_GO
 
 
 class EditConflict(Exception):
@@ -61,12 +63,17 @@ def record_save(
         current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
         if expected_version is not None and current.version != expected_version:
             raise EditConflict(current)
-        if current.is_archived and instance.is_archived:
+        if getattr(current, "is_archived", False) and instance.is_archived:
             raise ValidationError("This record is archived: restore it before changing it.")
+        if isinstance(instance, Client) and current.status == instance.status == LET_GO:
+            raise ValidationError(
+                f"{current} has been let go: its records are read-only. "
+                "An administrator can reinstate the client."
+            )
         if isinstance(instance, Disagreement) and not amending:
             _refuse_locked_changes(current, instance)
         instance.version = current.version + 1
-    if not isinstance(instance, Client):
+    if isinstance(instance, Engagement | Disagreement):
         refuse_if_let_go(instance.client if instance.client_id else instance.engagement.client)
     instance.full_clean()
     instance._history_user = by
@@ -300,22 +307,27 @@ def health_refresh(client: Client, *, as_of: datetime.date | None = None) -> boo
     now, then = client_health(client, as_of=as_of)
     trend = health.trend(now, then)
     changed = False
-    if as_of == today and (client.health_score, client.health_band, client.health_trend) != (
-        now.score,
-        now.band,
-        trend,
-    ):
-        # Derived numbers, not evidence: updated in place without a history
-        # entry or a version bump, so nobody's open form goes stale.
-        client.health_score, client.health_band, client.health_trend = now.score, now.band, trend
-        client.health_updated_at = timezone.now()
-        Client.objects.filter(pk=client.pk).update(
-            health_score=now.score,
-            health_band=now.band,
-            health_trend=trend,
-            health_updated_at=client.health_updated_at,
+    if as_of == today:
+        # Compare with what is stored (locked), not with the caller's copy of
+        # the client, which another request may have made stale.
+        stored = (
+            Client.objects.select_for_update()
+            .filter(pk=client.pk)
+            .values_list("health_score", "health_band", "health_trend")
+            .get()
         )
-        changed = True
+        client.health_score, client.health_band, client.health_trend = now.score, now.band, trend
+        if stored != (now.score, now.band, trend):
+            # Derived numbers, not evidence: updated in place without a
+            # history entry or a version bump, so nobody's open form goes stale.
+            client.health_updated_at = timezone.now()
+            Client.objects.filter(pk=client.pk).update(
+                health_score=now.score,
+                health_band=now.band,
+                health_trend=trend,
+                health_updated_at=client.health_updated_at,
+            )
+            changed = True
     return _snapshot(client, now) or changed
 
 

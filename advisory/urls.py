@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from advisory.views import clients, disagreements, engagements, evidence, health, home
+from advisory.views import clients, disagreements, engagements, evidence, health, home, letgo
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
@@ -62,8 +62,16 @@ urlpatterns = [
     path("disagreements/<int:pk>/comments/", disagreements.comment_create, name="comment-create"),
     path("disagreements/<int:pk>/evidence/", evidence.evidence_upload, name="evidence-upload"),
     path("evidence/<int:pk>/", evidence.evidence_download, name="evidence-download"),
-    # Later issues
     path("health/", health.health_board, name="health-board"),
     path("health/advisors/", health.advisor_breakdown, name="advisor-breakdown"),
-    path("let-go/", home.letgo_list, name="letgo-list"),
+    # Letting a client go
+    path("let-go/", letgo.letgo_list, name="letgo-list"),
+    path("let-go/<int:pk>/", letgo.letgo_detail, name="letgo-detail"),
+    path("let-go/<int:pk>/decide/", letgo.letgo_decide_view, name="letgo-decide"),
+    path("let-go/<int:pk>/withdraw/", letgo.letgo_withdraw_view, name="letgo-withdraw"),
+    path("let-go/<int:pk>/offboarding/", letgo.letgo_offboarding_view, name="letgo-offboarding"),
+    path("let-go/<int:pk>/complete/", letgo.letgo_complete_view, name="letgo-complete"),
+    path("let-go/<int:pk>/letter/", letgo.letgo_letter, name="letgo-letter"),
+    path("clients/<int:pk>/let-go/", letgo.letgo_propose_view, name="letgo-propose"),
+    path("clients/<int:pk>/reinstate/", letgo.client_reinstate_view, name="client-reinstate"),
 ]

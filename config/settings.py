@@ -255,6 +255,8 @@ LOGGING = {
 
 # Candor's own settings.
 CANDOR_DEMO_PASSWORD = "candor-demo"
+# Where Candor is reached, for links in e-mails.
+CANDOR_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Relationship health recipe (advisory/health.py). docs/scoring.md explains every
 # number; change it and tests/advisory/test_health.py together with this dict.

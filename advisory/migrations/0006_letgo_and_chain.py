@@ -9,126 +9,464 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('advisory', '0005_health_tweaks'),
+        ("advisory", "0005_health_tweaks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChainLink',
+            name="ChainLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('history_model', models.CharField(max_length=100)),
-                ('history_id', models.BigIntegerField()),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("history_model", models.CharField(max_length=100)),
+                ("history_id", models.BigIntegerField()),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['pk'],
-                'constraints': [models.UniqueConstraint(fields=('history_model', 'history_id'), name='one_link_per_history_entry')],
+                "ordering": ["pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("history_model", "history_id"), name="one_link_per_history_entry"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalLetGoCase',
+            name="HistoricalLetGoCase",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('proposed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', models.CharField(choices=[('overridden_advice', 'Repeated overridden advice'), ('hostile_conduct', 'Hostile conduct'), ('non_payment', 'Non-payment'), ('ethical_conflict', 'Ethical conflict'), ('scope_abuse', 'Scope abuse'), ('other', 'Other')], max_length=30)),
-                ('justification', models.TextField(max_length=5000, verbose_name='justification')),
-                ('status', models.CharField(choices=[('proposed', 'Proposed'), ('approved', 'Approved — offboarding'), ('declined', 'Declined'), ('withdrawn', 'Withdrawn'), ('offboarded', 'Offboarded')], default='proposed', max_length=20)),
-                ('decided_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('decision_note', models.TextField(blank=True, max_length=5000, verbose_name='decision note')),
-                ('check_conflicts', models.BooleanField(default=False, verbose_name='Duty-to-report and conflict obligations consulted')),
-                ('check_notice_sent', models.BooleanField(default=False, verbose_name='Written notice with a reasonable notice period sent')),
-                ('check_deadlines_stated', models.BooleanField(default=False, verbose_name='Deadlines the client must watch stated in writing')),
-                ('check_files_returned', models.BooleanField(default=False, verbose_name='Files and property returned')),
-                ('check_fees_settled', models.BooleanField(default=False, verbose_name='Unearned fees refunded or final invoice sent')),
-                ('check_engagements_closed', models.BooleanField(default=False, verbose_name='Open engagements closed')),
-                ('check_referral', models.BooleanField(default=False, verbose_name='Another firm suggested')),
-                ('referral_note', models.TextField(blank=True, max_length=5000, verbose_name='referral note')),
-                ('notice_days', models.PositiveSmallIntegerField(default=30, validators=[django.core.validators.MinValueValidator(1)], verbose_name='notice period (days)')),
-                ('letter', models.TextField(blank=True, max_length=5000, verbose_name='disengagement letter')),
-                ('completed_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('reinstated_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('reinstatement_reason', models.TextField(blank=True, max_length=5000, verbose_name='reason for reinstating')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('client', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='advisory.client')),
-                ('completed_by', models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('decided_by', models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('proposed_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reinstated_by', models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("proposed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("overridden_advice", "Repeated overridden advice"),
+                            ("hostile_conduct", "Hostile conduct"),
+                            ("non_payment", "Non-payment"),
+                            ("ethical_conflict", "Ethical conflict"),
+                            ("scope_abuse", "Scope abuse"),
+                            ("other", "Other"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("justification", models.TextField(max_length=5000, verbose_name="justification")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("proposed", "Proposed"),
+                            ("approved", "Approved — offboarding"),
+                            ("declined", "Declined"),
+                            ("withdrawn", "Withdrawn"),
+                            ("offboarded", "Offboarded"),
+                        ],
+                        default="proposed",
+                        max_length=20,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "decision_note",
+                    models.TextField(blank=True, max_length=5000, verbose_name="decision note"),
+                ),
+                (
+                    "check_conflicts",
+                    models.BooleanField(
+                        default=False,
+                        verbose_name="Duty-to-report and conflict obligations consulted",
+                    ),
+                ),
+                (
+                    "check_notice_sent",
+                    models.BooleanField(
+                        default=False,
+                        verbose_name="Written notice with a reasonable notice period sent",
+                    ),
+                ),
+                (
+                    "check_deadlines_stated",
+                    models.BooleanField(
+                        default=False,
+                        verbose_name="Deadlines the client must watch stated in writing",
+                    ),
+                ),
+                (
+                    "check_files_returned",
+                    models.BooleanField(default=False, verbose_name="Files and property returned"),
+                ),
+                (
+                    "check_fees_settled",
+                    models.BooleanField(
+                        default=False, verbose_name="Unearned fees refunded or final invoice sent"
+                    ),
+                ),
+                (
+                    "check_engagements_closed",
+                    models.BooleanField(default=False, verbose_name="Open engagements closed"),
+                ),
+                (
+                    "check_referral",
+                    models.BooleanField(default=False, verbose_name="Another firm suggested"),
+                ),
+                (
+                    "referral_note",
+                    models.TextField(blank=True, max_length=5000, verbose_name="referral note"),
+                ),
+                (
+                    "notice_days",
+                    models.PositiveSmallIntegerField(
+                        default=30,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                        verbose_name="notice period (days)",
+                    ),
+                ),
+                (
+                    "letter",
+                    models.TextField(
+                        blank=True, max_length=5000, verbose_name="disengagement letter"
+                    ),
+                ),
+                ("completed_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("reinstated_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "reinstatement_reason",
+                    models.TextField(
+                        blank=True, max_length=5000, verbose_name="reason for reinstating"
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="advisory.client",
+                    ),
+                ),
+                (
+                    "completed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "proposed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reinstated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical let-go case',
-                'verbose_name_plural': 'historical let-go cases',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical let-go case",
+                "verbose_name_plural": "historical let-go cases",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='LetGoCase',
+            name="LetGoCase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('proposed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', models.CharField(choices=[('overridden_advice', 'Repeated overridden advice'), ('hostile_conduct', 'Hostile conduct'), ('non_payment', 'Non-payment'), ('ethical_conflict', 'Ethical conflict'), ('scope_abuse', 'Scope abuse'), ('other', 'Other')], max_length=30)),
-                ('justification', models.TextField(max_length=5000, verbose_name='justification')),
-                ('status', models.CharField(choices=[('proposed', 'Proposed'), ('approved', 'Approved — offboarding'), ('declined', 'Declined'), ('withdrawn', 'Withdrawn'), ('offboarded', 'Offboarded')], default='proposed', max_length=20)),
-                ('decided_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('decision_note', models.TextField(blank=True, max_length=5000, verbose_name='decision note')),
-                ('check_conflicts', models.BooleanField(default=False, verbose_name='Duty-to-report and conflict obligations consulted')),
-                ('check_notice_sent', models.BooleanField(default=False, verbose_name='Written notice with a reasonable notice period sent')),
-                ('check_deadlines_stated', models.BooleanField(default=False, verbose_name='Deadlines the client must watch stated in writing')),
-                ('check_files_returned', models.BooleanField(default=False, verbose_name='Files and property returned')),
-                ('check_fees_settled', models.BooleanField(default=False, verbose_name='Unearned fees refunded or final invoice sent')),
-                ('check_engagements_closed', models.BooleanField(default=False, verbose_name='Open engagements closed')),
-                ('check_referral', models.BooleanField(default=False, verbose_name='Another firm suggested')),
-                ('referral_note', models.TextField(blank=True, max_length=5000, verbose_name='referral note')),
-                ('notice_days', models.PositiveSmallIntegerField(default=30, validators=[django.core.validators.MinValueValidator(1)], verbose_name='notice period (days)')),
-                ('letter', models.TextField(blank=True, max_length=5000, verbose_name='disengagement letter')),
-                ('completed_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('reinstated_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('reinstatement_reason', models.TextField(blank=True, max_length=5000, verbose_name='reason for reinstating')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='letgo_cases', to='advisory.client')),
-                ('completed_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('decided_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('evidence', models.ManyToManyField(related_name='letgo_cases', to='advisory.disagreement', verbose_name='disagreements as evidence')),
-                ('proposed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reinstated_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("proposed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("overridden_advice", "Repeated overridden advice"),
+                            ("hostile_conduct", "Hostile conduct"),
+                            ("non_payment", "Non-payment"),
+                            ("ethical_conflict", "Ethical conflict"),
+                            ("scope_abuse", "Scope abuse"),
+                            ("other", "Other"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("justification", models.TextField(max_length=5000, verbose_name="justification")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("proposed", "Proposed"),
+                            ("approved", "Approved — offboarding"),
+                            ("declined", "Declined"),
+                            ("withdrawn", "Withdrawn"),
+                            ("offboarded", "Offboarded"),
+                        ],
+                        default="proposed",
+                        max_length=20,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "decision_note",
+                    models.TextField(blank=True, max_length=5000, verbose_name="decision note"),
+                ),
+                (
+                    "check_conflicts",
+                    models.BooleanField(
+                        default=False,
+                        verbose_name="Duty-to-report and conflict obligations consulted",
+                    ),
+                ),
+                (
+                    "check_notice_sent",
+                    models.BooleanField(
+                        default=False,
+                        verbose_name="Written notice with a reasonable notice period sent",
+                    ),
+                ),
+                (
+                    "check_deadlines_stated",
+                    models.BooleanField(
+                        default=False,
+                        verbose_name="Deadlines the client must watch stated in writing",
+                    ),
+                ),
+                (
+                    "check_files_returned",
+                    models.BooleanField(default=False, verbose_name="Files and property returned"),
+                ),
+                (
+                    "check_fees_settled",
+                    models.BooleanField(
+                        default=False, verbose_name="Unearned fees refunded or final invoice sent"
+                    ),
+                ),
+                (
+                    "check_engagements_closed",
+                    models.BooleanField(default=False, verbose_name="Open engagements closed"),
+                ),
+                (
+                    "check_referral",
+                    models.BooleanField(default=False, verbose_name="Another firm suggested"),
+                ),
+                (
+                    "referral_note",
+                    models.TextField(blank=True, max_length=5000, verbose_name="referral note"),
+                ),
+                (
+                    "notice_days",
+                    models.PositiveSmallIntegerField(
+                        default=30,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                        verbose_name="notice period (days)",
+                    ),
+                ),
+                (
+                    "letter",
+                    models.TextField(
+                        blank=True, max_length=5000, verbose_name="disengagement letter"
+                    ),
+                ),
+                ("completed_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("reinstated_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "reinstatement_reason",
+                    models.TextField(
+                        blank=True, max_length=5000, verbose_name="reason for reinstating"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="letgo_cases",
+                        to="advisory.client",
+                    ),
+                ),
+                (
+                    "completed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "evidence",
+                    models.ManyToManyField(
+                        related_name="letgo_cases",
+                        to="advisory.disagreement",
+                        verbose_name="disagreements as evidence",
+                    ),
+                ),
+                (
+                    "proposed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reinstated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'let-go case',
-                'ordering': ['-proposed_at', '-pk'],
+                "verbose_name": "let-go case",
+                "ordering": ["-proposed_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalLetGoCase_evidence',
+            name="HistoricalLetGoCase_evidence",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('m2m_history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('disagreement', models.ForeignKey(blank=True, db_constraint=False, db_tablespace='', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='advisory.disagreement')),
-                ('history', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, to='advisory.historicalletgocase')),
-                ('letgocase', models.ForeignKey(blank=True, db_constraint=False, db_tablespace='', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='advisory.letgocase')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("m2m_history_id", models.AutoField(primary_key=True, serialize=False)),
+                (
+                    "disagreement",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_tablespace="",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="advisory.disagreement",
+                    ),
+                ),
+                (
+                    "history",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        to="advisory.historicalletgocase",
+                    ),
+                ),
+                (
+                    "letgocase",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_tablespace="",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="advisory.letgocase",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'HistoricalLetGoCase_evidence',
+                "verbose_name": "HistoricalLetGoCase_evidence",
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.AddIndex(
-            model_name='letgocase',
-            index=models.Index(fields=['status', '-proposed_at'], name='advisory_le_status_31343f_idx'),
+            model_name="letgocase",
+            index=models.Index(
+                fields=["status", "-proposed_at"], name="advisory_le_status_31343f_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='letgocase',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['proposed', 'approved'])), fields=('client',), name='one_open_letgo_case_per_client', violation_error_message='This client already has an open let-go case.'),
+            model_name="letgocase",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["proposed", "approved"])),
+                fields=("client",),
+                name="one_open_letgo_case_per_client",
+                violation_error_message="This client already has an open let-go case.",
+            ),
         ),
     ]

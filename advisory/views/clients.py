@@ -56,6 +56,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "top_contributors": now.contributions[:TOP_CONTRIBUTORS],
         "override": client.band_overrides.in_force().select_related("set_by").first(),
         "override_form": BandOverrideForm(),
+        "letgo_case": client.letgo_cases.first(),
         "score_chart": {
             "months": [m.isoformat() for m in history.months],
             "scores": history.scores.get(client.pk, []),

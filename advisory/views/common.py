@@ -112,7 +112,7 @@ def save_form(
                 conflict = conflict_rows(form, exc.current)
                 refresh_version(form, exc.current.version)
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_errors(form, exc)
             else:
                 messages.success(request, success)
                 return redirect(obj)
@@ -127,7 +127,7 @@ def refresh_version(form: forms.Form, version: int) -> None:
     form.data = data
 
 
-def _add_errors(form: forms.Form, error: ValidationError) -> None:
+def add_errors(form: forms.Form, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
             form.add_error(field if field in form.fields else None, errors)

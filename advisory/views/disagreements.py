@@ -92,6 +92,11 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
         client, initial["engagement"] = engagement.client, engagement.pk
     elif client_id.isdigit():
         client = get_visible_or_404(Client, request.user, pk=client_id)
+    if client is not None and client.is_read_only:
+        messages.error(
+            request, f"{client} is {_closed(client)}: no new disagreement can be logged."
+        )
+        return redirect(client)
     form = DisagreementForm(request.POST or None, initial=initial, user=request.user, client=client)
     if client is not None and "engagement" not in initial:
         choices = list(form.fields["engagement"].queryset[:2])
@@ -110,6 +115,10 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
         },
         success="Disagreement logged.",
     )
+
+
+def _closed(client: Client) -> str:
+    return "let go" if client.status == Client.Status.LET_GO else "archived"
 
 
 @permission_required("advisory.view_disagreement")

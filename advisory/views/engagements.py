@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -41,7 +42,12 @@ def engagement_create(request: HttpRequest) -> HttpResponse:
     initial = {}
     client_id = request.GET.get("client", "")
     if client_id.isdigit():
-        initial["client"] = get_visible_or_404(Client, request.user, pk=client_id).pk
+        client = get_visible_or_404(Client, request.user, pk=client_id)
+        if client.is_read_only:
+            state = "let go" if client.status == Client.Status.LET_GO else "archived"
+            messages.error(request, f"{client} is {state}: no new engagement can be added.")
+            return redirect(client)
+        initial["client"] = client.pk
     form = EngagementForm(request.POST or None, initial=initial, user=request.user)
     return save_form(
         request,

@@ -11,7 +11,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.models import Team
-from accounts.permissions import permission_required
 from advisory import selectors
 from advisory.models import Client, Disagreement
 
@@ -71,12 +70,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ),
     }
     return render(request, "advisory/dashboard.html", context)
-
-
-def _coming(request: HttpRequest, title: str, issue: str) -> HttpResponse:
-    return render(request, "advisory/coming.html", {"title": title, "issue": issue})
-
-
-@permission_required("accounts.review_letgo")
-def letgo_list(request: HttpRequest) -> HttpResponse:
-    return _coming(request, "Let-go review", "the let-go review queue")

@@ -1,0 +1,232 @@
+"""Letting a client go: propose, decide, offboard, reinstate.
+
+Every transition is checked here, not just hidden in a template: a case moves
+proposed → approved / declined / withdrawn, and approved → offboarded once the
+checklist is complete. The client's status follows the case. Each change is a
+versioned, attributed save, so the case's History tab tells the whole story.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Role, User
+from accounts.permissions import can_view
+from advisory.models import Client, Disagreement, Engagement, LetGoCase
+from advisory.services import EditConflict, record_save
+
+logger = logging.getLogger(__name__)
+
+Status = LetGoCase.Status
+
+
+class AlreadyDecided(Exception):
+    """Someone decided the case first; `case` says who and when. Nothing changed."""
+
+    def __init__(self, case: LetGoCase) -> None:
+        super().__init__(f"{case} was already decided")
+        self.case = case
+
+
+def _locked(case: LetGoCase, expected_version: int | None) -> LetGoCase:
+    current = LetGoCase.objects.select_for_update().select_related("client").get(pk=case.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise EditConflict(current)
+    return current
+
+
+def _require(user: User, perm: str) -> None:
+    if not user.has_perm(perm):
+        raise PermissionDenied
+
+
+def _set_client_status(client: Client, status: str, *, by: User, reason: str) -> None:
+    client.refresh_from_db()
+    client.status = status
+    record_save(client, by=by, reason=reason)
+
+
+@transaction.atomic
+def letgo_propose(
+    client: Client,
+    *,
+    by: User,
+    reason: str,
+    justification: str,
+    evidence: list[Disagreement],
+) -> LetGoCase:
+    _require(by, "advisory.add_letgocase")
+    if not can_view(by, client):
+        raise PermissionDenied
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.status != Client.Status.ACTIVE:
+        raise ValidationError(
+            f"{client} is already {client.get_status_display().lower()}: "
+            "there can be only one let-go case at a time."
+        )
+    errors = {}
+    if not justification.strip():
+        errors["justification"] = "Explain why the relationship cannot continue."
+    if not evidence:
+        errors["evidence"] = "Link at least one disagreement from the client's log as evidence."
+    elif any(d.client_id != client.pk for d in evidence):
+        errors["evidence"] = "Evidence must come from this client's log."
+    if errors:
+        raise ValidationError(errors)
+    case = LetGoCase(client=client, proposed_by=by, reason=reason, justification=justification)
+    record_save(case, by=by, reason="Proposed")
+    case.evidence.set(evidence)
+    _set_client_status(client, Client.Status.LETGO_PROPOSED, by=by, reason="Let-go proposed")
+    admins = User.objects.with_role(Role.ADMIN).filter(is_active=True)
+    _notify(admins, f"Let-go proposed: {client}", "advisory/email/letgo_proposed.txt", case)
+    return case
+
+
+@transaction.atomic
+def letgo_decide(
+    case: LetGoCase, *, by: User, approve: bool, note: str, expected_version: int | None = None
+) -> LetGoCase:
+    """Approve or decline a proposal (admins). A case decided meanwhile raises AlreadyDecided."""
+    _require(by, "accounts.decide_letgo")
+    case = _locked(case, None)
+    if case.status != Status.PROPOSED:
+        raise AlreadyDecided(case)
+    if expected_version is not None and case.version != expected_version:
+        raise EditConflict(case)
+    if not approve and not note.strip():
+        raise ValidationError({"note": "Say why the proposal is declined."})
+    case.status = Status.APPROVED if approve else Status.DECLINED
+    case.decided_by, case.decided_at, case.decision_note = by, timezone.now(), note.strip()
+    if approve:
+        case.letter = draft_letter(case)
+    record_save(case, by=by, reason="Approved" if approve else "Declined")
+    if approve:
+        _set_client_status(case.client, Client.Status.FLAGGED, by=by, reason="Let-go approved")
+    else:
+        _set_client_status(case.client, Client.Status.ACTIVE, by=by, reason="Let-go declined")
+    people = User.objects.filter(pk__in=[case.proposed_by_id, case.client.lead_advisor_id])
+    verdict = "approved" if approve else "declined"
+    _notify(people, f"Let-go {verdict}: {case.client}", "advisory/email/letgo_decided.txt", case)
+    return case
+
+
+@transaction.atomic
+def letgo_withdraw(case: LetGoCase, *, by: User) -> LetGoCase:
+    case = _locked(case, None)
+    if case.proposed_by_id != by.pk:
+        raise PermissionDenied
+    if case.status != Status.PROPOSED:
+        raise ValidationError(
+            f"Only a proposal can be withdrawn; this case is {case.get_status_display().lower()}."
+        )
+    case.status = Status.WITHDRAWN
+    record_save(case, by=by, reason="Withdrawn by the proposer")
+    _set_client_status(case.client, Client.Status.ACTIVE, by=by, reason="Let-go withdrawn")
+    return case
+
+
+@transaction.atomic
+def letgo_update_offboarding(
+    case: LetGoCase, *, by: User, expected_version: int, **fields
+) -> LetGoCase:
+    """Tick checklist items and edit the notice period, referral note and letter."""
+    _require(by, "accounts.decide_letgo")
+    current = _locked(case, expected_version)
+    if current.status != Status.APPROVED:
+        raise ValidationError("Offboarding is recorded only while the case is approved.")
+    allowed = {*LetGoCase.CHECKLIST, "referral_note", "notice_days", "letter"}
+    for name, value in fields.items():
+        if name not in allowed:
+            raise ValueError(f"{name} is not an offboarding field")
+        setattr(current, name, value)
+    return record_save(current, by=by, reason="Offboarding updated")
+
+
+@transaction.atomic
+def letgo_complete(case: LetGoCase, *, by: User, expected_version: int) -> LetGoCase:
+    _require(by, "accounts.decide_letgo")
+    current = _locked(case, expected_version)
+    if current.status != Status.APPROVED:
+        raise ValidationError("Only an approved case can be completed.")
+    missing = [label for name, label, done in current.checklist if not done]
+    if missing:
+        raise ValidationError(
+            "Complete the offboarding checklist first: " + "; ".join(missing) + "."
+        )
+    current.status = Status.OFFBOARDED
+    current.completed_by, current.completed_at = by, timezone.now()
+    record_save(current, by=by, reason="Offboarding completed")
+    _set_client_status(current.client, Client.Status.LET_GO, by=by, reason="Let go")
+    return current
+
+
+@transaction.atomic
+def client_reinstate(client: Client, *, by: User, reason: str) -> Client:
+    """Bring a let-go client back (admins), with the reason kept in history."""
+    _require(by, "accounts.decide_letgo")
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.status != Client.Status.LET_GO:
+        raise ValidationError(f"{client} has not been let go.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the client is reinstated."})
+    case = client.letgo_cases.filter(status=Status.OFFBOARDED).first()
+    if case is not None:
+        case.reinstated_by, case.reinstated_at = by, timezone.now()
+        case.reinstatement_reason = reason.strip()
+        record_save(case, by=by, reason=f"Client reinstated: {reason.strip()}")
+    client.status = Client.Status.ACTIVE
+    return record_save(client, by=by, reason=f"Reinstated: {reason.strip()}")
+
+
+def draft_letter(case: LetGoCase, *, today: datetime.date | None = None) -> str:
+    """A disengagement letter drafted from the case, to edit before it is sent."""
+    today = today or timezone.localdate()
+    ending = case.client.engagements.filter(
+        is_archived=False,
+        status__in=[
+            Engagement.Status.PROPOSED,
+            Engagement.Status.ACTIVE,
+            Engagement.Status.ON_HOLD,
+        ],
+    )
+    return render_to_string(
+        "advisory/letters/disengagement.txt",
+        {
+            "case": case,
+            "client": case.client,
+            "engagements": list(ending),
+            "today": today,
+            "effective": today + datetime.timedelta(days=case.notice_days),
+        },
+    ).strip()
+
+
+def _notify(users, subject: str, template: str, case: LetGoCase) -> None:
+    """E-mail after the transaction commits; a mail failure never undoes the decision."""
+    recipients = sorted({u.email for u in users if u.email})
+    if not recipients:
+        return
+    body = render_to_string(
+        template,
+        {
+            "case": case,
+            "url": f"{settings.CANDOR_BASE_URL}{reverse('letgo-detail', args=[case.pk])}",
+        },
+    )
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, recipients)
+        except Exception:
+            logger.exception("Could not send %r to %d recipient(s)", subject, len(recipients))
+
+    transaction.on_commit(send)

@@ -1,0 +1,229 @@
+"""Let-go review: proposals, the admin's decision, offboarding, reinstatement."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.permissions import get_visible_or_404, permission_required
+from advisory import selectors
+from advisory.forms import LetGoDecisionForm, LetGoProposalForm, OffboardingForm, ReinstateForm
+from advisory.letgo import (
+    AlreadyDecided,
+    client_reinstate,
+    letgo_complete,
+    letgo_decide,
+    letgo_propose,
+    letgo_update_offboarding,
+    letgo_withdraw,
+)
+from advisory.models import Client, Disagreement, LetGoCase
+from advisory.services import EditConflict
+from advisory.views.common import add_errors, paginate
+
+D = Disagreement
+
+
+def _case(request: HttpRequest, pk: int) -> LetGoCase:
+    return get_visible_or_404(
+        LetGoCase.objects.select_related("client__lead_advisor", "proposed_by", "decided_by"),
+        request.user,
+        pk=pk,
+    )
+
+
+def _count(**lookups) -> Count:
+    """Count the client's active disagreements matching `lookups`."""
+    condition = Q(client__disagreements__is_archived=False) & Q(
+        **{f"client__disagreements__{field}": value for field, value in lookups.items()}
+    )
+    return Count("client__disagreements", filter=condition, distinct=True)
+
+
+@permission_required("accounts.review_letgo")
+def letgo_list(request: HttpRequest) -> HttpResponse:
+    """Open proposals with what an admin needs to decide; closed cases below."""
+    cases = LetGoCase.objects.visible_to(request.user).select_related(
+        "client__lead_advisor", "proposed_by", "decided_by"
+    )
+    evidence = Prefetch("evidence", queryset=Disagreement.objects.order_by("-occurred_on"))
+    outcomes = {
+        "overridden": _count(decision=D.Decision.PROCEEDED),
+        "advice_right": _count(verdict=D.Verdict.ADVICE_VINDICATED),
+        "client_right": _count(verdict=D.Verdict.CLIENT_VINDICATED),
+        "mixed": _count(verdict=D.Verdict.MIXED),
+    }
+    open_cases = cases.open().annotate(**outcomes).prefetch_related(evidence)
+    closed = paginate(request, cases.exclude(status__in=LetGoCase.OPEN_STATUSES))
+    return render(
+        request,
+        "advisory/letgo_list.html",
+        {"open_cases": open_cases, "page_obj": closed},
+    )
+
+
+@permission_required("advisory.add_letgocase")
+def letgo_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_visible_or_404(Client, request.user, pk=pk)
+    form = LetGoProposalForm(request.POST or None, client=client)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                case = letgo_propose(client, by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                add_errors(form, exc)
+            else:
+                messages.success(request, "Proposal recorded; an admin will decide.")
+                return redirect(case)
+    return render(
+        request, "advisory/letgo_propose.html", {"client": client, "form": form}, status=status
+    )
+
+
+@permission_required("advisory.view_letgocase")
+def letgo_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    return render(request, "advisory/letgo_detail.html", _detail_context(case))
+
+
+def _detail_context(case: LetGoCase, **forms) -> dict:
+    history = selectors.band_history(Client.objects.filter(pk=case.client_id))
+    return {
+        "case": case,
+        "client": case.client,
+        "evidence": case.evidence.select_related("engagement", "logged_by").order_by(
+            "occurred_on", "pk"
+        ),
+        "decision_form": forms.get("decision_form")
+        or LetGoDecisionForm(initial={"version": case.version}),
+        "offboarding_form": forms.get("offboarding_form") or OffboardingForm(instance=case),
+        "reinstate_form": forms.get("reinstate_form") or ReinstateForm(),
+        "score_chart": {
+            "months": [m.isoformat() for m in history.months],
+            "scores": history.scores.get(case.client_id, []),
+        },
+    }
+
+
+@require_POST
+@permission_required("accounts.decide_letgo")
+def letgo_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    form = LetGoDecisionForm(request.POST)
+    approve = "approve" in request.POST
+    if form.is_valid():
+        try:
+            letgo_decide(
+                case,
+                by=request.user,
+                approve=approve,
+                note=form.cleaned_data["note"],
+                expected_version=form.cleaned_data["version"],
+            )
+        except AlreadyDecided as exc:
+            decided = exc.case
+            messages.error(
+                request,
+                f"{decided.decided_by or 'Someone'} already {decided.get_status_display().lower()} "
+                f"this case on {decided.decided_at:%d %b %Y at %H:%M}; nothing was changed.",
+            )
+            return redirect(case)
+        except EditConflict:
+            messages.error(request, "The case changed while you were reading it; check it again.")
+            return redirect(case)
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, "Proposal approved." if approve else "Proposal declined.")
+            return redirect(case)
+    context = _detail_context(case, decision_form=form)
+    return render(request, "advisory/letgo_detail.html", context, status=400)
+
+
+@require_POST
+@permission_required("advisory.view_letgocase")
+def letgo_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    try:
+        letgo_withdraw(case, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Proposal withdrawn; the client is active again.")
+    return redirect(case)
+
+
+@require_POST
+@permission_required("accounts.decide_letgo")
+def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    form = OffboardingForm(request.POST, instance=LetGoCase.objects.get(pk=case.pk))
+    if form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            letgo_update_offboarding(
+                case, by=request.user, expected_version=form.cleaned_data["version"], **fields
+            )
+        except EditConflict:
+            form.add_error(
+                None,
+                "Someone updated the offboarding meanwhile. Your changes are below; "
+                "compare them with the saved case and save again.",
+            )
+            data = form.data.copy()
+            data["version"] = str(LetGoCase.objects.get(pk=case.pk).version)
+            form.data = data
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, "Offboarding saved.")
+            return redirect(f"{case.get_absolute_url()}#offboarding")
+    context = _detail_context(case, offboarding_form=form)
+    return render(request, "advisory/letgo_detail.html", context, status=400)
+
+
+@require_POST
+@permission_required("accounts.decide_letgo")
+def letgo_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(request, pk)
+    version = request.POST.get("version", "")
+    try:
+        letgo_complete(
+            case, by=request.user, expected_version=int(version) if version.isdigit() else -1
+        )
+    except EditConflict:
+        messages.error(request, "The case changed while you were reading it; check it again.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{case.client} has been let go. Its records are now read-only.")
+    return redirect(case)
+
+
+@permission_required("advisory.view_letgocase")
+def letgo_letter(request: HttpRequest, pk: int) -> HttpResponse:
+    """The disengagement letter on its own, to print."""
+    return render(request, "advisory/letgo_letter.html", {"case": _case(request, pk)})
+
+
+@require_POST
+@permission_required("accounts.decide_letgo")
+def client_reinstate_view(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_visible_or_404(Client, request.user, pk=pk)
+    form = ReinstateForm(request.POST)
+    if form.is_valid():
+        try:
+            client_reinstate(client, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"{client} is reinstated.")
+    else:
+        messages.error(request, "Say why the client is reinstated.")
+    return redirect(client)
