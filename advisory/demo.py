@@ -54,7 +54,8 @@ from advisory.demo_content import (
     Trajectory,
     V,
 )
-from advisory.models import Client, Comment, Disagreement, Engagement
+from advisory.letgo import letgo_decide, letgo_propose, letgo_update_offboarding
+from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
 from advisory.services import client_save, engagement_save, health_refresh
 
 
@@ -155,7 +156,56 @@ def seed_records(today: datetime.date | None = None) -> SeedSummary:
             story.plan_client(spec)
         story.write()
         _seed_health(today)
+        _seed_letgo()
     return story.summary
+
+
+# Two adversarial relationships on their way out: one approved and half-way
+# through offboarding, one freshly proposed and waiting for the admin.
+LETGO_APPROVED = "Castellan Hotels Group"
+LETGO_PROPOSED = "Redstone Property Developments Ltd"
+
+
+def _seed_letgo() -> None:
+    admin = User.objects.get(username="admin")
+    approved = _propose(LETGO_APPROVED, by="advisor", reason=LetGoCase.Reason.HOSTILE_CONDUCT)
+    approved = letgo_decide(
+        approved,
+        by=admin,
+        approve=True,
+        notify=False,
+        note="Approved: the log shows repeated hostility and advice overridden against "
+        "written warnings. Offboard with the full notice period.",
+    )
+    letgo_update_offboarding(
+        approved,
+        by=admin,
+        expected_version=approved.version,
+        check_conflicts=True,
+        check_notice_sent=True,
+        referral_note="Harrow & Quint LLP handle hotel groups of this size.",
+    )
+    _propose(LETGO_PROPOSED, by="manager", reason=LetGoCase.Reason.OVERRIDDEN_ADVICE)
+
+
+def _propose(name: str, *, by: str, reason: str) -> LetGoCase:
+    client = Client.objects.get(name=name)
+    worst = client.disagreements.filter(
+        decision=Disagreement.Decision.PROCEEDED
+    ) | client.disagreements.filter(tone=Disagreement.Tone.HOSTILE)
+    evidence = list(worst.order_by("-occurred_on")[:4])
+    return letgo_propose(
+        client,
+        notify=False,
+        by=User.objects.get(username=by),
+        reason=reason,
+        justification=(
+            f"{client.name} has overridden our advice again and again, often with hostility, "
+            "and the overrides keep proving costly for them. We cannot serve them properly "
+            "any more and are exposed ourselves. The linked disagreements show the pattern."
+        ),
+        evidence=evidence,
+    )
 
 
 def _seed_health(today: datetime.date) -> None:

@@ -63,6 +63,7 @@ def letgo_propose(
     reason: str,
     justification: str,
     evidence: list[Disagreement],
+    notify: bool = True,
 ) -> LetGoCase:
     _require(by, "advisory.add_letgocase")
     if not can_view(by, client):
@@ -87,13 +88,20 @@ def letgo_propose(
     case.evidence.set(evidence)
     _set_client_status(client, Client.Status.LETGO_PROPOSED, by=by, reason="Let-go proposed")
     admins = User.objects.with_role(Role.ADMIN).filter(is_active=True)
-    _notify(admins, f"Let-go proposed: {client}", "advisory/email/letgo_proposed.txt", case)
+    if notify:
+        _notify(admins, f"Let-go proposed: {client}", "advisory/email/letgo_proposed.txt", case)
     return case
 
 
 @transaction.atomic
 def letgo_decide(
-    case: LetGoCase, *, by: User, approve: bool, note: str, expected_version: int | None = None
+    case: LetGoCase,
+    *,
+    by: User,
+    approve: bool,
+    note: str,
+    expected_version: int | None = None,
+    notify: bool = True,
 ) -> LetGoCase:
     """Approve or decline a proposal (admins). A case decided meanwhile raises AlreadyDecided."""
     _require(by, "accounts.decide_letgo")
@@ -115,7 +123,10 @@ def letgo_decide(
         _set_client_status(case.client, Client.Status.ACTIVE, by=by, reason="Let-go declined")
     people = User.objects.filter(pk__in=[case.proposed_by_id, case.client.lead_advisor_id])
     verdict = "approved" if approve else "declined"
-    _notify(people, f"Let-go {verdict}: {case.client}", "advisory/email/letgo_decided.txt", case)
+    if notify:
+        _notify(
+            people, f"Let-go {verdict}: {case.client}", "advisory/email/letgo_decided.txt", case
+        )
     return case
 
 

@@ -1,0 +1,79 @@
+"""An admin decides a let-go proposal and offboards the client professionally."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from accounts.models import User
+from advisory.letgo import letgo_propose
+from advisory.models import Client, Disagreement, Engagement, LetGoCase
+from advisory.services import client_save, disagreement_log, engagement_save
+from tests.browser.conftest import axe_violations
+from tests.browser.test_login import log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def proposal(demo) -> LetGoCase:
+    advisor = User.objects.get(username="advisor")
+    client = client_save(Client(name="Castellan Hotels Group", lead_advisor=advisor), by=advisor)
+    engagement = engagement_save(
+        Engagement(client=client, title="Group audit 2026", lead_advisor=advisor), by=advisor
+    )
+    dispute = disagreement_log(
+        Disagreement(
+            engagement=engagement,
+            occurred_on=engagement.created_at.date(),
+            title="Revenue recognised before delivery",
+            topic=Disagreement.Topic.RISK,
+            client_request="Book the whole contract now.",
+            recommendation="Recognise it as the rooms are delivered.",
+            severity=Disagreement.Severity.CRITICAL,
+            tone=Disagreement.Tone.HOSTILE,
+        ),
+        by=advisor,
+    )
+    return letgo_propose(
+        client,
+        by=advisor,
+        reason=LetGoCase.Reason.HOSTILE_CONDUCT,
+        justification="Repeated hostility and pressure to misstate revenue.",
+        evidence=[dispute],
+        notify=False,
+    )
+
+
+def test_an_admin_approves_offboards_and_the_client_is_let_go(
+    live_server, page: Page, proposal, console_errors
+):
+    page.emulate_media(reduced_motion="reduce")
+    log_in(page, live_server.url, "admin", "candor-demo")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Let-go review").click()
+    page.get_by_role("link", name="Castellan Hotels Group").first.click()
+    expect(page.get_by_text("Revenue recognised before delivery").first).to_be_visible()
+    assert axe_violations(page) == []
+
+    page.get_by_label("Decision note").fill("Approved: the evidence is clear.")
+    page.get_by_role("button", name="Approve: let the client go").click()
+    expect(page.get_by_text("Proposal approved.")).to_be_visible()
+    expect(page.get_by_label("Disengagement letter")).to_contain_text("Castellan Hotels Group")
+
+    for label in LetGoCase.CHECKLIST.values():
+        page.get_by_label(label).check()
+    page.get_by_role("button", name="Save offboarding").click()
+    expect(page.get_by_text("Offboarding saved.")).to_be_visible()
+    page.get_by_role("button", name="Complete offboarding").click()
+    expect(page.get_by_text("has been let go")).to_be_visible()
+
+    page.get_by_role("link", name="Castellan Hotels Group").first.click()
+    expect(page.get_by_role("status").filter(has_text="Let go.")).to_be_visible()
+    expect(page.locator("main").get_by_role("link", name="Log disagreement")).to_have_count(0)
+
+    # Even by URL, a new disagreement is refused with the reason.
+    page.goto(f"{live_server.url}/disagreements/new/?client={proposal.client_id}")
+    expect(page.get_by_text("is let go: no new disagreement can be logged")).to_be_visible()
+    assert console_errors == []
+    assert Client.objects.get(pk=proposal.client_id).status == Client.Status.LET_GO
