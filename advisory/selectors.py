@@ -262,13 +262,17 @@ def advisor_breakdown(
 
 
 def newly_adversarial(clients: QuerySet[Client], *, since: datetime.date) -> QuerySet[Client]:
-    """Clients adversarial now that were not on `since` (by their last snapshot before it)."""
-    band_then = HealthSnapshot.objects.filter(client=OuterRef("pk"), date__lt=since).order_by(
+    """Clients adversarial now that were not on `since` (by their last snapshot on
+    or before it, as the board's "since 30 days ago" counts them). A client with no
+    snapshot by then was not adversarial then, so it counts as newly adversarial."""
+    band_then = HealthSnapshot.objects.filter(client=OuterRef("pk"), date__lte=since).order_by(
         "-date"
     )
     return (
         clients.filter(health_band=Band.ADVERSARIAL)
         .annotate(band_then=Subquery(band_then.values("band")[:1]))
-        .exclude(band_then=Band.ADVERSARIAL)
+        # Not exclude(): NOT (NULL = 'adversarial') is NULL in SQL and would drop
+        # the clients without an earlier snapshot.
+        .filter(Q(band_then__isnull=True) | ~Q(band_then=Band.ADVERSARIAL))
         .order_by("health_score", "name")
     )

@@ -304,18 +304,19 @@ def health_refresh(client: Client, *, as_of: datetime.date | None = None) -> boo
     """
     today = timezone.localdate()
     as_of = as_of or today
+    # Lock the client first: two edits of its disagreements then score one
+    # after the other, each seeing the other's committed change. Compare
+    # with what is stored, not with the caller's possibly stale copy.
+    stored = (
+        Client.objects.select_for_update()
+        .filter(pk=client.pk)
+        .values_list("health_score", "health_band", "health_trend")
+        .get()
+    )
     now, then = client_health(client, as_of=as_of)
     trend = health.trend(now, then)
     changed = False
     if as_of == today:
-        # Compare with what is stored (locked), not with the caller's copy of
-        # the client, which another request may have made stale.
-        stored = (
-            Client.objects.select_for_update()
-            .filter(pk=client.pk)
-            .values_list("health_score", "health_band", "health_trend")
-            .get()
-        )
         client.health_score, client.health_band, client.health_trend = now.score, now.band, trend
         if stored != (now.score, now.band, trend):
             # Derived numbers, not evidence: updated in place without a
@@ -368,6 +369,8 @@ def band_override_set(
     """A manager's band for the client until `expires_on`; replaces one in force."""
     if not by.has_perm("advisory.override_band"):
         raise PermissionDenied
+    if client.is_read_only:
+        raise ValidationError(f"{client} is archived or let go: its band cannot be overridden.")
     with transaction.atomic():
         override = BandOverride(
             client=client, band=band, reason=reason.strip(), expires_on=expires_on, set_by=by

@@ -136,7 +136,11 @@ def band_override(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("advisory.override_band")
 def band_override_clear(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_visible_or_404(Client, request.user, pk=pk)
-    for override in client.band_overrides.in_force():
+    overrides = list(client.band_overrides.in_force())
+    for override in overrides:
         band_override_end(override, by=request.user)
-    messages.success(request, "Band override ended; the computed band applies.")
+    if overrides:
+        messages.success(request, "Band override ended; the computed band applies.")
+    else:
+        messages.info(request, "There was no band override in force.")
     return redirect(f"{client.get_absolute_url()}#health")
