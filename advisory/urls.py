@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from advisory.views import clients, disagreements, engagements, evidence, health, home, letgo
+from advisory.views import (
+    clients,
+    disagreements,
+    dossier,
+    engagements,
+    evidence,
+    health,
+    home,
+    letgo,
+)
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
@@ -13,6 +22,12 @@ urlpatterns = [
     path("clients/<int:pk>/edit/", clients.client_edit, name="client-edit"),
     path("clients/<int:pk>/history/", clients.client_history, name="client-history"),
     path("clients/<int:pk>/archive/", clients.client_archive, name="client-archive"),
+    path("clients/<int:pk>/dossier/", dossier.client_dossier, name="client-dossier"),
+    path(
+        "clients/<int:pk>/evidence-pack/",
+        dossier.client_evidence_pack,
+        name="client-evidence-pack",
+    ),
     path("clients/<int:pk>/override/", health.band_override, name="band-override"),
     path("clients/<int:pk>/override/end/", health.band_override_clear, name="band-override-end"),
     # Engagements

@@ -1,0 +1,501 @@
+"""A client's relationship dossier and evidence pack.
+
+The dossier is what a partner reads before deciding about a relationship: the
+client, its health and how it got there, every disagreement told in order
+(request, recommendation, decision and acknowledgment, outcome), the
+corrections beside the originals, and any let-go case.
+
+The evidence pack is the same record as files a firm can keep outside Candor:
+the records as JSON and CSV, the dossier as one self-contained HTML file, the
+evidence files as uploaded, and MANIFEST.sha256 so that `sha256sum -c
+MANIFEST.sha256` later proves nothing in the pack has changed.
+
+Nothing here filters on the client's status: a client let go keeps its
+records, and they stay readable and exportable.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import hashlib
+import json
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.db import models
+from django.db.models import F, Prefetch
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from accounts.models import Team, User
+from advisory import health, selectors
+from advisory.models import (
+    Amendment,
+    Band,
+    BandOverride,
+    Client,
+    Comment,
+    Disagreement,
+    Engagement,
+    EvidenceFile,
+    HealthSnapshot,
+    LetGoCase,
+)
+from advisory.services import client_health
+
+PRINT_CSS = "css/print.css"
+# Packs up to this size are built in memory; larger ones spill to a temporary file.
+PACK_SPOOL_BYTES = 8 * 1024 * 1024
+READ_CHUNK_BYTES = 64 * 1024
+MANIFEST = "MANIFEST.sha256"
+# A spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Amendments to these are shown by the date and badges, the others by their text.
+FACT_AMENDMENT_FIELDS = ("occurred_on", "severity", "tone")
+
+
+# --- The dossier -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DossierEntry:
+    """One disagreement in the dossier's narrative, with its corrections by field."""
+
+    number: int
+    disagreement: Disagreement
+    amended: dict[str, list[Amendment]]  # field -> its amendments, oldest first
+
+    @property
+    def fact_amendments(self) -> list[Amendment]:
+        return [a for f in FACT_AMENDMENT_FIELDS for a in self.amended.get(f, [])]
+
+
+def dossier_context(client: Client) -> dict[str, Any]:
+    """Everything the dossier shows, in a fixed number of queries whatever
+    the number of disagreements, amendments, comments or evidence files.
+
+    Archived engagements and disagreements are included (and marked): the
+    dossier is the whole record, not the working view.
+    """
+    engagements = list(
+        client.engagements.select_related("lead_advisor")
+        .prefetch_related(
+            Prefetch("members", queryset=User.objects.order_by("last_name", "first_name", "pk"))
+        )
+        .order_by(F("start_date").asc(nulls_last=True), "title", "pk")
+    )
+    disagreements = list(
+        client.disagreements.select_related("engagement", "logged_by", "reviewed_by")
+        .prefetch_related(
+            Prefetch("amendments", queryset=Amendment.objects.select_related("amended_by")),
+            Prefetch("comments", queryset=Comment.objects.select_related("author")),
+            Prefetch("evidence", queryset=EvidenceFile.objects.select_related("uploaded_by")),
+        )
+        # A narrative: oldest first.
+        .order_by("occurred_on", "pk")
+    )
+    entries = []
+    for number, disagreement in enumerate(disagreements, start=1):
+        amended: dict[str, list[Amendment]] = {f: [] for f in Disagreement.LOCKED_FACTS}
+        for amendment in disagreement.amendments.all():
+            amended.setdefault(amendment.field, []).append(amendment)
+        entries.append(DossierEntry(number=number, disagreement=disagreement, amended=amended))
+
+    now, then = client_health(client)
+    history = selectors.band_history(Client.objects.filter(pk=client.pk))
+    today = timezone.localdate()
+    band_overrides = list(client.band_overrides.select_related("set_by", "ended_by"))
+    override = next(
+        (o for o in band_overrides if o.ended_at is None and o.expires_on >= today), None
+    )
+    letgo_cases = list(
+        client.letgo_cases.select_related(
+            "proposed_by", "decided_by", "completed_by", "reinstated_by"
+        )
+        .prefetch_related(
+            Prefetch(
+                "evidence",
+                queryset=Disagreement.objects.only("pk", "title", "occurred_on").order_by(
+                    "occurred_on", "pk"
+                ),
+            )
+        )
+        .order_by("proposed_at", "pk")
+    )
+    active = [d for d in disagreements if not d.is_archived]
+    return {
+        "client": client,
+        "generated_at": timezone.now(),
+        "engagements": engagements,
+        "disagreements": disagreements,
+        "entries": entries,
+        "summary": {
+            "total": len(disagreements),
+            "archived": len(disagreements) - len(active),
+            "open": sum(d.is_open for d in active),
+            "proceeded": sum(d.decision == Disagreement.Decision.PROCEEDED for d in active),
+            "advice_vindicated": sum(
+                d.verdict == Disagreement.Verdict.ADVICE_VINDICATED for d in active
+            ),
+            "client_vindicated": sum(
+                d.verdict == Disagreement.Verdict.CLIENT_VINDICATED for d in active
+            ),
+        },
+        "amendments": [a for d in disagreements for a in d.amendments.all()],
+        "comments": [c for d in disagreements for c in d.comments.all()],
+        "evidence_files": [e for d in disagreements for e in d.evidence.all()],
+        "health": now,
+        "health_then": then,
+        "health_band": Band(now.band).label,
+        "health_trend": health.trend(now, then),
+        "contributors": now.contributions,
+        "snapshots": list(client.health_snapshots.order_by("date")),
+        "score_chart": {
+            "months": [m.isoformat() for m in history.months],
+            "scores": history.scores.get(client.pk, []),
+        },
+        "override": override,
+        "band_overrides": band_overrides,
+        "letgo_cases": letgo_cases,
+    }
+
+
+def print_css() -> SafeString:
+    """static/css/print.css, for inlining into the self-contained dossier.
+
+    Our own file, inlined verbatim into a <style> element (escaping would
+    break selectors and quoted font names); it must not contain "</".
+    """
+    found = finders.find(PRINT_CSS)
+    if found:
+        text = Path(found).read_text(encoding="utf-8")
+    else:  # collected static files only (no source tree)
+        with staticfiles_storage.open(PRINT_CSS) as stylesheet:
+            text = stylesheet.read().decode("utf-8")
+    if "</" in text:
+        raise ValueError(f"{PRINT_CSS} must not contain '</': it is inlined into <style>.")
+    return mark_safe(text)  # our own stylesheet, checked above
+
+
+# --- The evidence pack ---------------------------------------------------------
+
+
+def evidence_pack(
+    client: Client,
+    *,
+    rendered_dossier_html: str,
+    context: Mapping[str, Any] | None = None,
+) -> IO[bytes]:
+    """A ZIP of the client's records, dossier and evidence files, with
+    MANIFEST.sha256 (in `sha256sum` format) as its last member.
+
+    Returns a file positioned at its start, for a FileResponse to stream and
+    close. `context` is `dossier_context(client)` when the caller already has
+    it (the view renders the dossier from it); otherwise it is loaded here.
+    """
+    context = context if context is not None else dossier_context(client)
+    stamp = timezone.localtime(context["generated_at"])
+    # Not a `with`: the open file is returned, and the response closes it.
+    spool = tempfile.SpooledTemporaryFile(max_size=PACK_SPOOL_BYTES, mode="w+b")  # noqa: SIM115
+    try:
+        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            pack = _Pack(archive, stamp)
+            evidence_rows = [_pack_evidence(pack, e) for e in context["evidence_files"]]
+            tables = _tables(client, context, evidence_rows)
+            pack.add_json("client.json", _client_json(context, tables))
+            for name, (columns, rows) in tables.items():
+                pack.add_csv(f"{name}.csv", columns, rows)
+            pack.add_bytes("dossier.html", rendered_dossier_html.encode("utf-8"))
+            pack.add_manifest()
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+class _Pack:
+    """Writes members into the ZIP, hashing each one as it is written."""
+
+    def __init__(self, archive: zipfile.ZipFile, stamp: datetime.datetime) -> None:
+        self.archive = archive
+        self.date_time = stamp.timetuple()[:6]
+        self.sums: list[tuple[str, str]] = []  # (path, sha256 hex) in the order written
+
+    def open(self, path: str) -> _Member:
+        info = zipfile.ZipInfo(path, date_time=self.date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16  # rw-r--r-- when unzipped
+        return _Member(self, path, self.archive.open(info, "w"))
+
+    def add_bytes(self, path: str, data: bytes) -> None:
+        with self.open(path) as member:
+            member.write(data)
+
+    def add_json(self, path: str, data: Any) -> None:
+        encoder = json.JSONEncoder(indent=2, ensure_ascii=False, default=_json_default)
+        with self.open(path) as member:
+            # iterencode yields many tiny pieces: write them in larger blocks.
+            block: list[str] = []
+            size = 0
+            for piece in encoder.iterencode(data):
+                block.append(piece)
+                size += len(piece)
+                if size >= READ_CHUNK_BYTES:
+                    member.write("".join(block).encode("utf-8"))
+                    block, size = [], 0
+            block.append("\n")
+            member.write("".join(block).encode("utf-8"))
+
+    def add_csv(self, path: str, columns: list[str], rows: Iterable[Mapping[str, Any]]) -> None:
+        # UTF-8 with a byte-order mark: spreadsheets then read accents correctly.
+        with self.open(path) as member:
+            text = _TextSink(member)
+            text.write("\ufeff")
+            writer = csv.writer(text)
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow([_cell(row.get(column)) for column in columns])
+
+    def add_manifest(self) -> None:
+        lines = "".join(f"{digest}  {path}\n" for path, digest in self.sums)
+        info = zipfile.ZipInfo(MANIFEST, date_time=self.date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        self.archive.writestr(info, lines.encode("utf-8"))
+
+
+class _Member:
+    def __init__(self, pack: _Pack, path: str, stream: IO[bytes]) -> None:
+        self.pack, self.path, self.stream = pack, path, stream
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self.digest.update(data)
+        self.stream.write(data)
+
+    def __enter__(self) -> _Member:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stream.close()
+        if exc_type is None:
+            self.pack.sums.append((self.path, self.digest.hexdigest()))
+
+
+class _TextSink:
+    """What csv.writer writes to: text, encoded as UTF-8 into a member."""
+
+    def __init__(self, member: _Member) -> None:
+        self.member = member
+
+    def write(self, text: str) -> None:
+        self.member.write(text.encode("utf-8"))
+
+
+def evidence_pack_path(evidence: EvidenceFile) -> str:
+    """Where an evidence file goes in the pack: evidence/<id>-<original name>."""
+    name = "".join(
+        "_" if ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 else ch
+        for ch in evidence.original_name
+    ).strip()
+    return f"evidence/{evidence.pk}-{name or 'file'}"
+
+
+def _pack_evidence(pack: _Pack, evidence: EvidenceFile) -> dict[str, Any]:
+    """Copy one evidence file into the pack in chunks; its row says what happened."""
+    path = evidence_pack_path(evidence)
+    try:
+        source = evidence.file.open("rb")
+    except (FileNotFoundError, ValueError):  # ValueError: no file on the record
+        return {"pack_path": None, "pack_status": "missing from storage"}
+    try:
+        with pack.open(path) as member:
+            for chunk in source.chunks(READ_CHUNK_BYTES):
+                member.write(chunk)
+            digest = member.digest.hexdigest()
+    finally:
+        source.close()
+    if digest != evidence.sha256:
+        status = "included; differs from the SHA-256 recorded at upload"
+    else:
+        status = "included"
+    return {"pack_path": path, "pack_status": status, "pack_sha256": digest}
+
+
+# --- Records as rows ------------------------------------------------------------
+
+# Foreign keys to these get a second column with the related row's name, so a
+# reader outside the firm sees people and teams, not ids.
+NAMED_RELATIONS = (User, Team)
+
+
+def _columns(model: type[models.Model], extra: Iterable[str] = ()) -> list[str]:
+    columns = []
+    for field in model._meta.concrete_fields:
+        if isinstance(field, models.FileField):
+            continue  # the storage name is internal; the pack path stands for it
+        if field.is_relation:
+            columns.append(field.attname)
+            if field.related_model in NAMED_RELATIONS:
+                columns.append(field.name)
+        else:
+            columns.append(field.name)
+    return [*columns, *extra]
+
+
+def _row(obj: models.Model, names: Mapping[tuple[type, Any], str]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if isinstance(field, models.FileField):
+            continue
+        if field.is_relation:
+            pk = getattr(obj, field.attname)
+            row[field.attname] = pk
+            if field.related_model in NAMED_RELATIONS:
+                row[field.name] = names.get((field.related_model, pk))
+        else:
+            row[field.name] = field.value_from_object(obj)
+    return row
+
+
+def _names(client: Client, objects: Iterable[models.Model]) -> dict[tuple[type, Any], str]:
+    """Display names of every user the records point to, in one query."""
+    user_ids = set()
+    for obj in objects:
+        for field in obj._meta.concrete_fields:
+            if field.is_relation and field.related_model is User:
+                pk = getattr(obj, field.attname)
+                if pk is not None:
+                    user_ids.add(pk)
+    names: dict[tuple[type, Any], str] = {
+        (User, user.pk): str(user) for user in User.objects.filter(pk__in=user_ids)
+    }
+    names[(Team, client.team_id)] = str(client.team)
+    return names
+
+
+def _tables(
+    client: Client, context: Mapping[str, Any], evidence_rows: list[dict[str, Any]]
+) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+    """Each CSV's columns and rows; client.json holds the same rows."""
+    engagements = context["engagements"]
+    disagreements = context["disagreements"]
+    amendments = context["amendments"]
+    comments = context["comments"]
+    evidence = context["evidence_files"]
+    snapshots = context["snapshots"]
+    overrides = context["band_overrides"]
+    cases = context["letgo_cases"]
+    members = [m for e in engagements for m in e.members.all()]
+    records = [client, *engagements, *disagreements, *amendments, *comments, *evidence]
+    names = _names(client, [*records, *snapshots, *overrides, *cases])
+    names.update({(User, user.pk): str(user) for user in members})
+
+    def rows(objects: Iterable[models.Model]) -> list[dict[str, Any]]:
+        return [_row(obj, names) for obj in objects]
+
+    engagement_rows = rows(engagements)
+    for row, engagement in zip(engagement_rows, engagements, strict=True):
+        people = list(engagement.members.all())
+        row["member_ids"] = [u.pk for u in people]
+        row["members"] = [str(u) for u in people]
+    evidence_table = rows(evidence)
+    for row, extra in zip(evidence_table, evidence_rows, strict=True):
+        row.update(extra)
+    case_rows = rows(cases)
+    for row, case in zip(case_rows, cases, strict=True):
+        row["evidence_ids"] = [d.pk for d in case.evidence.all()]
+    return {
+        "client": (_columns(Client), rows([client])),
+        "engagements": (_columns(Engagement, ["member_ids", "members"]), engagement_rows),
+        "disagreements": (_columns(Disagreement), rows(disagreements)),
+        "amendments": (_columns(Amendment), rows(amendments)),
+        "comments": (_columns(Comment), rows(comments)),
+        "evidence": (
+            _columns(EvidenceFile, ["pack_path", "pack_status", "pack_sha256"]),
+            evidence_table,
+        ),
+        "health": (_columns(HealthSnapshot), rows(snapshots)),
+        "band_overrides": (_columns(BandOverride), rows(overrides)),
+        "letgo_cases": (_columns(LetGoCase, ["evidence_ids"]), case_rows),
+    }
+
+
+def _client_json(
+    context: Mapping[str, Any], tables: Mapping[str, tuple[list[str], list[dict[str, Any]]]]
+) -> dict[str, Any]:
+    now = context["health"]
+    return {
+        "format": "candor-evidence-pack",
+        "version": 1,
+        "generated_at": context["generated_at"],
+        "client": tables["client"][1][0],
+        "health_now": {
+            "as_of": now.as_of,
+            "score": now.score,
+            "band": now.band,
+            "computed_band": now.computed_band,
+            "cap_reason": now.cap_reason,
+            "trend": context["health_trend"],
+            "total_friction": round(now.total_friction, 4),
+            "contributors": [
+                {
+                    "disagreement_id": c.facts.id,
+                    "age_days": c.age_days,
+                    "severity_weight": c.severity_weight,
+                    "tone_factor": c.tone_factor,
+                    "decision_factor": c.decision_factor,
+                    "outcome_factor": c.outcome_factor,
+                    "decay": round(c.decay, 6),
+                    "friction": round(c.friction, 6),
+                }
+                for c in now.contributions
+            ],
+        },
+        "engagements": tables["engagements"][1],
+        "disagreements": tables["disagreements"][1],
+        "amendments": tables["amendments"][1],
+        "comments": tables["comments"][1],
+        "evidence_files": tables["evidence"][1],
+        "health_snapshots": tables["health"][1],
+        "band_overrides": tables["band_overrides"][1],
+        "letgo_cases": tables["letgo_cases"][1],
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime.date):  # datetimes too
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell: ISO dates, true/false, lists joined by "; ", and text that a
+    spreadsheet would run as a formula made inert with a leading quote."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        value = "; ".join("" if v is None else str(v) for v in value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=_json_default)
+    elif not isinstance(value, str):
+        return str(value)  # numbers: "-5" is a number, not a formula
+    if value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value

@@ -1,0 +1,56 @@
+"""A client's relationship dossier (a printable page) and evidence pack (a ZIP).
+
+Both stay available after a client is let go: the records are read-only then,
+never hidden.
+"""
+
+from __future__ import annotations
+
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_safe
+
+from accounts.permissions import get_visible_or_404, permission_required
+from advisory.dossier import dossier_context, evidence_pack, print_css
+from advisory.models import Client
+
+TEMPLATE = "advisory/dossier.html"
+# The same dossier as one self-contained document (a partial of TEMPLATE).
+STANDALONE_TEMPLATE = f"{TEMPLATE}#standalone"
+
+
+def _client(request: HttpRequest, pk: int) -> Client:
+    return get_visible_or_404(
+        Client.objects.select_related("lead_advisor", "team"), request.user, pk=pk
+    )
+
+
+@require_safe
+@permission_required("advisory.view_client")
+def client_dossier(request: HttpRequest, pk: int) -> HttpResponse:
+    client = _client(request, pk)
+    return render(request, TEMPLATE, dossier_context(client))
+
+
+@require_safe
+@permission_required("advisory.view_client")
+def client_evidence_pack(request: HttpRequest, pk: int) -> FileResponse:
+    client = _client(request, pk)
+    context = dossier_context(client)
+    html = render_to_string(
+        STANDALONE_TEMPLATE, {**context, "standalone": True, "print_css": print_css()}
+    )
+    pack = evidence_pack(client, rendered_dossier_html=html, context=context)
+    day = timezone.localtime(context["generated_at"]).date().isoformat()
+    response = FileResponse(
+        pack,
+        as_attachment=True,
+        filename=f"candor-{slugify(client.name) or f'client-{client.pk}'}-{day}.zip",
+        content_type="application/zip",
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
