@@ -119,7 +119,9 @@ def client_save(client: Client, *, by: User, reason: str = "", expected_version=
 
 
 def refuse_if_let_go(client: Client) -> None:
-    if client.status == Client.Status.LET_GO:
+    # Asks the database, not the caller's copy of the client, which may
+    # predate the let-go.
+    if Client.objects.filter(pk=client.pk, status=Client.Status.LET_GO).exists():
         raise ValidationError(
             f"{client} has been let go: its records are read-only and nothing new can be added."
         )

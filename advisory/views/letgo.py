@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
@@ -69,6 +70,13 @@ def letgo_list(request: HttpRequest) -> HttpResponse:
 @permission_required("advisory.add_letgocase")
 def letgo_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_visible_or_404(Client, request.user, pk=pk)
+    if client.status != Client.Status.ACTIVE or client.is_archived:
+        messages.error(
+            request,
+            f"{client} is {client.get_status_display().lower()}"
+            f"{' and archived' if client.is_archived else ''}: no new let-go proposal.",
+        )
+        return redirect(client)
     form = LetGoProposalForm(request.POST or None, client=client)
     status = 200
     if request.method == "POST":
@@ -127,12 +135,7 @@ def letgo_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
                 expected_version=form.cleaned_data["version"],
             )
         except AlreadyDecided as exc:
-            decided = exc.case
-            messages.error(
-                request,
-                f"{decided.decided_by or 'Someone'} already {decided.get_status_display().lower()} "
-                f"this case on {decided.decided_at:%d %b %Y at %H:%M}; nothing was changed.",
-            )
+            messages.error(request, _already_decided(exc.case))
             return redirect(case)
         except EditConflict:
             messages.error(request, "The case changed while you were reading it; check it again.")
@@ -144,6 +147,21 @@ def letgo_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(case)
     context = _detail_context(case, decision_form=form)
     return render(request, "advisory/letgo_detail.html", context, status=400)
+
+
+def _already_decided(case: LetGoCase) -> str:
+    """Who closed the case first and when (local time, as on the case page)."""
+    if case.decided_at is None:  # withdrawn: only the proposer withdraws
+        return (
+            f"{case.proposed_by} withdrew this proposal; it can no longer be decided. "
+            "Nothing was changed."
+        )
+    verdict = "declined" if case.status == LetGoCase.Status.DECLINED else "approved"
+    when = timezone.localtime(case.decided_at)
+    return (
+        f"{case.decided_by} already {verdict} this case on {when:%d %b %Y at %H:%M}; "
+        "nothing was changed."
+    )
 
 
 @require_POST
@@ -180,7 +198,11 @@ def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
             data["version"] = str(LetGoCase.objects.get(pk=case.pk).version)
             form.data = data
         except ValidationError as exc:
-            add_errors(form, exc)
+            if hasattr(exc, "error_dict"):
+                add_errors(form, exc)
+            else:
+                # E.g. the case is no longer approved: the form is not shown then.
+                messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, "Offboarding saved.")
             return redirect(f"{case.get_absolute_url()}#offboarding")
