@@ -4,3 +4,20 @@ from django.apps import AppConfig
 class AdvisoryConfig(AppConfig):
     name = "advisory"
     verbose_name = "Advisory"
+
+    def ready(self) -> None:
+        from simple_history.signals import (
+            post_create_historical_m2m_records,
+            post_create_historical_record,
+        )
+
+        from advisory import chain
+
+        # Every history entry is linked into the tamper-evident chain as it is
+        # written (why a signal: see advisory/chain.py).
+        post_create_historical_m2m_records.connect(
+            chain.on_history_m2m_created, dispatch_uid="advisory.chain.m2m"
+        )
+        post_create_historical_record.connect(
+            chain.on_history_created, dispatch_uid="advisory.chain.entry"
+        )

@@ -262,6 +262,7 @@ def _display(disagreement: Disagreement, field: str) -> str:
     return value.isoformat() if isinstance(value, datetime.date) else str(value)
 
 
+@transaction.atomic
 def comment_add(disagreement: Disagreement, *, by: User, body: str) -> Comment:
     from accounts.permissions import can_comment
 
@@ -385,6 +386,7 @@ def band_override_set(
     return override
 
 
+@transaction.atomic
 def band_override_end(override: BandOverride, *, by: User) -> BandOverride:
     if not by.has_perm("advisory.override_band"):
         raise PermissionDenied

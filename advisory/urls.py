@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from advisory.views import (
+    chain,
     clients,
     disagreements,
     dossier,
@@ -79,6 +80,8 @@ urlpatterns = [
     path("evidence/<int:pk>/", evidence.evidence_download, name="evidence-download"),
     path("health/", health.health_board, name="health-board"),
     path("health/advisors/", health.advisor_breakdown, name="advisor-breakdown"),
+    # Tamper evidence (admins)
+    path("admin-tools/verify-log/", chain.verify_log_view, name="verify-log"),
     # Letting a client go
     path("let-go/", letgo.letgo_list, name="letgo-list"),
     path("let-go/<int:pk>/", letgo.letgo_detail, name="letgo-detail"),
