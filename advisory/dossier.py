@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import csv
 import datetime
-import decimal
 import hashlib
 import json
 import tempfile
-import uuid
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,6 +36,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Team, User
 from advisory import health, selectors
+from advisory.exports import FORMULA_PREFIXES as FORMULA_PREFIXES  # re-exported: tests use it
+from advisory.exports import csv_cell as _cell
+from advisory.exports import json_default as _json_default
 from advisory.models import (
     Amendment,
     Band,
@@ -57,8 +58,6 @@ PRINT_CSS = "css/print.css"
 PACK_SPOOL_BYTES = 8 * 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
 MANIFEST = "MANIFEST.sha256"
-# A spreadsheet runs a cell starting with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Amendments to these are shown by the date and badges, the others by their text.
 FACT_AMENDMENT_FIELDS = ("occurred_on", "severity", "tone")
 
@@ -471,31 +470,3 @@ def _client_json(
         "band_overrides": tables["band_overrides"][1],
         "letgo_cases": tables["letgo_cases"][1],
     }
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime.date):  # datetimes too
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal | uuid.UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell: ISO dates, true/false, lists joined by "; ", and text that a
-    spreadsheet would run as a formula made inert with a leading quote."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        value = "; ".join("" if v is None else str(v) for v in value)
-    elif isinstance(value, dict):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=_json_default)
-    elif not isinstance(value, str):
-        return str(value)  # numbers: "-5" is a number, not a formula
-    if value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
-from advisory import selectors
+from advisory import exports, selectors
 from advisory.filters import ClientFilter
 from advisory.forms import BandOverrideForm, ClientForm
 from advisory.models import Client
@@ -22,7 +22,11 @@ def client_list(request: HttpRequest) -> HttpResponse:
     clients = Client.objects.visible_to(request.user).select_related("lead_advisor", "team")
     filterset = ClientFilter(request.GET, queryset=clients, user=request.user)
     return list_page(
-        request, filterset=filterset, template="advisory/client_list.html", noun="clients"
+        request,
+        filterset=filterset,
+        template="advisory/client_list.html",
+        noun="clients",
+        export=exports.CLIENTS,
     )
 
 

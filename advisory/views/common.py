@@ -13,6 +13,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from advisory.exports import ListExport
 from advisory.forms import ArchiveForm
 from advisory.history import history_entries
 from advisory.services import EditConflict, record_set_archived
@@ -24,16 +25,26 @@ def paginate(request: HttpRequest, queryset: models.QuerySet, per_page: int = PA
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
+def wants_csv(request: HttpRequest) -> bool:
+    """`?format=csv` asks a list page for its rows as a CSV file, the other
+    parameters (filters, sort) applying as on the page."""
+    return request.GET.get("format") == "csv"
+
+
 def list_page(
     request: HttpRequest,
     *,
     filterset,
     template: str,
     noun: str,
+    export: ListExport,
     extra: dict | None = None,
 ) -> HttpResponse:
-    """Render a filtered, sorted, paginated list; bad filter input shows its error."""
+    """Render a filtered, sorted, paginated list; bad filter input shows its error.
+    With `?format=csv`, stream every row the filters select (none for bad input)."""
     queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    if wants_csv(request):
+        return export.response(queryset)
     page = paginate(request, queryset)
     context = {"filter": filterset, "page_obj": page, "noun": noun, **(extra or {})}
     return render(request, template, context)

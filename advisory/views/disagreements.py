@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import can_comment, get_visible_or_404, permission_required
+from advisory import exports
 from advisory.filters import DisagreementFilter
 from advisory.forms import (
     AmendmentForm,
@@ -78,6 +79,7 @@ def disagreement_list(request: HttpRequest) -> HttpResponse:
         filterset=filterset,
         template="advisory/disagreement_list.html",
         noun="disagreements",
+        export=exports.DISAGREEMENTS,
     )
 
 

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
+from advisory import exports
 from advisory.filters import EngagementFilter
 from advisory.forms import EngagementForm
 from advisory.models import Client, Engagement
@@ -33,7 +34,11 @@ def engagement_list(request: HttpRequest) -> HttpResponse:
     )
     filterset = EngagementFilter(request.GET, queryset=engagements, user=request.user)
     return list_page(
-        request, filterset=filterset, template="advisory/engagement_list.html", noun="engagements"
+        request,
+        filterset=filterset,
+        template="advisory/engagement_list.html",
+        noun="engagements",
+        export=exports.ENGAGEMENTS,
     )
 
 

@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
-from advisory import selectors
+from advisory import exports, selectors
 from advisory.filters import HealthFilter
 from advisory.forms import BandOverrideForm
 from advisory.models import Band, Client, Disagreement
 from advisory.services import band_override_end, band_override_set
-from advisory.views.common import paginate
+from advisory.views.common import paginate, wants_csv
 
 BREAKDOWN_DAYS = 365
 # The board's sortable columns (?o=key or ?o=-key); anything else keeps the
@@ -47,15 +47,16 @@ def health_board(request: HttpRequest) -> HttpResponse:
     """Which relationships turned adversarial, over the user's scope."""
     clients = Client.objects.visible_to(request.user).active()
     filterset = HealthFilter(request.GET, queryset=clients, user=request.user)
-    if filterset.is_valid():
-        filtered = filterset.qs
-    else:
-        # A stale bookmark or a hand-typed value: show everything and say so.
-        filtered = clients
+    # A stale bookmark or a hand-typed value: show everything (and say so on the page).
+    filtered = filterset.qs if filterset.is_valid() else clients
+    rows = selectors.with_board_columns(filtered.select_related("lead_advisor", "team"))
+    rows = _sorted(rows, request.GET.get("o", ""))
+    if wants_csv(request):
+        return exports.HEALTH_BOARD.response(rows)
+    if not filterset.is_valid():
         messages.warning(request, "Some filters had values Candor doesn't know; showing all rows.")
     history = selectors.band_history(filtered)
-    rows = selectors.with_board_columns(filtered.select_related("lead_advisor", "team"))
-    page = paginate(request, _sorted(rows, request.GET.get("o", "")))
+    page = paginate(request, rows)
     now = selectors.band_counts(filtered)
     tiles = [
         {

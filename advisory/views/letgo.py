@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
-from advisory import selectors
+from advisory import exports, selectors
 from advisory.forms import LetGoDecisionForm, LetGoProposalForm, OffboardingForm, ReinstateForm
 from advisory.letgo import (
     AlreadyDecided,
@@ -24,7 +24,7 @@ from advisory.letgo import (
 )
 from advisory.models import Client, Disagreement, LetGoCase
 from advisory.services import EditConflict
-from advisory.views.common import add_errors, paginate
+from advisory.views.common import add_errors, paginate, wants_csv
 
 D = Disagreement
 
@@ -51,6 +51,10 @@ def letgo_list(request: HttpRequest) -> HttpResponse:
     cases = LetGoCase.objects.visible_to(request.user).select_related(
         "client__lead_advisor", "proposed_by", "decided_by"
     )
+    closed_cases = cases.exclude(status__in=LetGoCase.OPEN_STATUSES)
+    if wants_csv(request):
+        # Open cases first, then closed ones, as on the page.
+        return exports.LETGO_CASES.response(cases.open(), closed_cases)
     evidence = Prefetch("evidence", queryset=Disagreement.objects.order_by("-occurred_on"))
     outcomes = {
         "overridden": _count(decision=D.Decision.PROCEEDED),
@@ -58,8 +62,11 @@ def letgo_list(request: HttpRequest) -> HttpResponse:
         "client_right": _count(verdict=D.Verdict.CLIENT_VINDICATED),
         "mixed": _count(verdict=D.Verdict.MIXED),
     }
-    open_cases = cases.open().annotate(**outcomes).prefetch_related(evidence)
-    closed = paginate(request, cases.exclude(status__in=LetGoCase.OPEN_STATUSES))
+    # Newest first, as in the export: Meta.ordering does not apply once counts are annotated.
+    open_cases = (
+        cases.open().annotate(**outcomes).order_by("-proposed_at", "-pk").prefetch_related(evidence)
+    )
+    closed = paginate(request, closed_cases)
     return render(
         request,
         "advisory/letgo_list.html",
