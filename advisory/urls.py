@@ -11,6 +11,7 @@ from advisory.views import (
     evidence,
     health,
     home,
+    imports,
     letgo,
 )
 
@@ -80,6 +81,11 @@ urlpatterns = [
     path("evidence/<int:pk>/", evidence.evidence_download, name="evidence-download"),
     path("health/", health.health_board, name="health-board"),
     path("health/advisors/", health.advisor_breakdown, name="advisor-breakdown"),
+    # CSV import (managers and admins)
+    path("imports/", imports.import_upload, name="import-upload"),
+    path("imports/preview/", imports.import_preview, name="import-preview"),
+    path("imports/confirm/", imports.import_confirm, name="import-confirm"),
+    path("imports/template/<slug:kind>.csv", imports.import_template, name="import-template"),
     # Tamper evidence (admins)
     path("admin-tools/verify-log/", chain.verify_log_view, name="verify-log"),
     # Letting a client go

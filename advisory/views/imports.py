@@ -1,0 +1,254 @@
+"""CSV import pages: upload, preview, confirm; and the template to start from.
+
+Between the preview and the confirmation the uploaded file is kept on the
+default storage under `imports/<random>.csv` (MEDIA_ROOT/imports/ on the
+file system), not in the cache, which may be process-local; the session holds
+only its name, its SHA-256 and what the preview showed. The file is deleted
+when the import is confirmed or replaced by another upload, and any file
+older than a day is deleted at the next upload by anyone (an abandoned
+preview leaves nothing behind for longer).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import secrets
+import time
+from functools import wraps
+from pathlib import PurePath
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import DatabaseError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from advisory import imports
+
+SESSION_KEY = "candor_import"
+FOLDER = "imports"
+KEEP_FOR = datetime.timedelta(days=1)
+SHOWN_ROWS = 200
+SHOWN_PROBLEMS = 1000
+LIST_PAGES = {imports.CLIENTS: "client-list", imports.ENGAGEMENTS: "engagement-list"}
+
+
+def importer_required(view):
+    """Managers and admins; anyone else signed in gets 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not imports.can_import(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="What the file holds",
+        choices=list(imports.KINDS.items()),
+        widget=forms.RadioSelect,
+        initial=imports.CLIENTS,
+    )
+    file = forms.FileField(
+        label="CSV file",
+        allow_empty_file=True,  # read_table says "The file is empty." itself
+        help_text="UTF-8, values separated by commas or semicolons, the header on the first line.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is None or "kind" not in cleaned:
+            return cleaned
+        if upload.size > imports.MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is larger than {imports.MAX_BYTES // (1024 * 1024)} MB: "
+                "split it into smaller files."
+            )
+        data = upload.read()
+        try:
+            imports.read_table(data, cleaned["kind"])
+        except imports.ImportFileError as exc:
+            self.add_error("file", str(exc))
+        cleaned["data"] = data
+        return cleaned
+
+
+@importer_required
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        _discard(request)
+        _remove_stale()
+        data = form.cleaned_data["data"]
+        name = default_storage.save(f"{FOLDER}/{secrets.token_hex(16)}.csv", ContentFile(data))
+        request.session[SESSION_KEY] = {
+            "kind": form.cleaned_data["kind"],
+            "path": name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "filename": _filename(form.cleaned_data["file"].name),
+        }
+        return redirect("import-preview")
+    context = {"form": form, "columns": imports.COLUMNS, "max_rows": f"{imports.MAX_ROWS:,}"}
+    return render(
+        request,
+        "advisory/import_upload.html",
+        context,
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@importer_required
+def import_preview(request: HttpRequest) -> HttpResponse:
+    pending, data = _pending(request)
+    if pending is None:
+        return redirect("import-upload")
+    started = time.monotonic()
+    plan = _plan(request, pending, data)
+    if plan is None:
+        return redirect("import-upload")
+    pending["fingerprint"] = plan.fingerprint()
+    request.session[SESSION_KEY] = pending
+    context = {
+        "pending": pending,
+        "kind_label": imports.KINDS[pending["kind"]],
+        "plan": plan,
+        "rows": plan.rows[:SHOWN_ROWS],
+        "problems": plan.problems[:SHOWN_PROBLEMS],
+        "hidden_problems": max(0, len(plan.problems) - SHOWN_PROBLEMS),
+        "hidden_rows": max(0, len(plan.rows) - SHOWN_ROWS),
+        "seconds": time.monotonic() - started,
+    }
+    return render(request, "advisory/import_preview.html", context)
+
+
+@require_POST
+@importer_required
+def import_confirm(request: HttpRequest) -> HttpResponse:
+    pending, data = _pending(request)
+    if pending is None:
+        return redirect("import-upload")
+    plan = _plan(request, pending, data)
+    if plan is None:
+        return redirect("import-upload")
+    if not plan.ok:
+        messages.error(request, "Nothing was imported: the file has problems to fix first.")
+        return redirect("import-preview")
+    if plan.fingerprint() != pending.get("fingerprint"):
+        messages.warning(
+            request,
+            "Nothing was imported yet: the records changed since the preview you saw. "
+            "Check this preview and confirm again.",
+        )
+        return redirect("import-preview")
+    try:
+        imports.apply_plan(plan, by=request.user, filename=pending["filename"])
+    except imports.ImportFailed as exc:
+        problem = exc.problem
+        where = f"line {problem.line}" + (f", {problem.column}" if problem.column else "")
+        messages.error(request, f"Nothing was imported: {where}: {problem.message}")
+        return redirect("import-preview")
+    except DatabaseError:
+        messages.error(
+            request,
+            "Nothing was imported: the database refused a change. Try again in a moment.",
+        )
+        return redirect("import-preview")
+    _discard(request)
+    messages.success(
+        request,
+        f"Imported {pending['filename']}: {plan.to_create} created, {plan.to_update} updated, "
+        f"{plan.unchanged} unchanged.",
+    )
+    return redirect(LIST_PAGES[plan.kind])
+
+
+@importer_required
+def import_template(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in imports.KINDS:
+        raise Http404
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="candor-{kind}-template.csv"'
+    # A byte-order mark, so Excel opens the file as UTF-8.
+    response.write("\ufeff")
+    csv.writer(response, lineterminator="\r\n").writerows(
+        imports.template_rows(kind, user=request.user)
+    )
+    return response
+
+
+# --- The pending file ----------------------------------------------------------------
+
+
+def _pending(request: HttpRequest) -> tuple[dict | None, bytes]:
+    """The import in progress and its file, checked against the SHA-256 taken at upload."""
+    pending = request.session.get(SESSION_KEY)
+    if not pending:
+        messages.info(request, "There is no import in progress: upload a file to start one.")
+        return None, b""
+    path = pending.get("path", "")
+    try:
+        if PurePath(path).parent != PurePath(FOLDER):
+            raise FileNotFoundError(path)
+        with default_storage.open(path, "rb") as file:
+            data = file.read()
+    except FileNotFoundError:
+        request.session.pop(SESSION_KEY, None)
+        messages.error(request, "The uploaded file has expired: upload it again.")
+        return None, b""
+    if hashlib.sha256(data).hexdigest() != pending.get("sha256"):
+        _discard(request)
+        messages.error(request, "The uploaded file has changed on the server: upload it again.")
+        return None, b""
+    return dict(pending), data
+
+
+def _plan(request: HttpRequest, pending: dict, data: bytes) -> imports.Plan | None:
+    try:
+        table = imports.read_table(data, pending["kind"])
+    except imports.ImportFileError as exc:  # checked at upload; only if the rules changed
+        _discard(request)
+        messages.error(request, str(exc))
+        return None
+    return imports.plan_import(table, user=request.user)
+
+
+def _discard(request: HttpRequest) -> None:
+    pending = request.session.pop(SESSION_KEY, None)
+    path = (pending or {}).get("path", "")
+    if path and PurePath(path).parent == PurePath(FOLDER):
+        default_storage.delete(path)
+
+
+def _remove_stale() -> None:
+    cutoff = timezone.now() - KEEP_FOR
+    try:
+        _dirs, files = default_storage.listdir(FOLDER)
+    except FileNotFoundError:
+        return
+    for name in files:
+        path = f"{FOLDER}/{name}"
+        try:
+            if default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+        except FileNotFoundError:
+            continue  # removed meanwhile by another request
+
+
+def _filename(name: str) -> str:
+    """The uploaded file's own name, for the history reason: no folders, at most 100 characters."""
+    base = PurePath(name.replace("\\", "/")).name.strip() or "upload.csv"
+    return base[-100:]
