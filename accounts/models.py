@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.functional import cached_property
 
 
@@ -111,3 +115,72 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- API tokens -----------------------------------------------------------------
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+    def issue(self, *, user: User, name: str) -> tuple[ApiToken, str]:
+        """Create a token for `user`; returns it and its secret.
+
+        The secret is shown once: only its SHA-256 is stored, so nobody (the
+        database, an admin, a backup) can read it back.
+        """
+        secret = ApiToken.SECRET_PREFIX + secrets.token_urlsafe(32)
+        token = ApiToken(
+            user=user,
+            name=name.strip(),
+            key_prefix=secret[: ApiToken.PREFIX_LENGTH],
+            key_hash=ApiToken.hash(secret),
+        )
+        token.full_clean()
+        token.save()
+        return token, secret
+
+    def for_secret(self, secret: str) -> ApiToken | None:
+        """The token with this secret, revoked or not; None if there is none."""
+        return self.select_related("user").filter(key_hash=ApiToken.hash(secret)).first()
+
+
+class ApiToken(models.Model):
+    """A named secret a user creates on their profile page to call the API
+    as themselves. Looked up by the hash of the secret; revoked, never deleted."""
+
+    SECRET_PREFIX = "cnd_"
+    PREFIX_LENGTH = 8
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="api_tokens")
+    name = models.CharField(
+        max_length=100, help_text="What the token is for, e.g. “Reporting script”."
+    )
+    key_prefix = models.CharField(max_length=PREFIX_LENGTH, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @staticmethod
+    def hash(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.models import ApiToken
 
 
 def lockout(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
@@ -12,3 +19,47 @@ def lockout(request: HttpRequest, original_response=None, credentials=None) -> H
         "cooloff_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
     }
     return render(request, "accounts/lockout.html", context, status=429)
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label="Token name",
+        max_length=100,
+        help_text="What it is for, so you know which to revoke later (e.g. “Reporting script”).",
+    )
+
+
+@never_cache
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """The user's account and API tokens. A new token's secret is shown in the
+    answer to the POST that created it, and never again (only its hash is kept)."""
+    form = ApiTokenForm(request.POST or None)
+    new_token = secret = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            new_token, secret = ApiToken.objects.issue(
+                user=request.user, name=form.cleaned_data["name"]
+            )
+            form = ApiTokenForm()
+        else:
+            status = 400
+    context = {
+        "form": form,
+        "tokens": request.user.api_tokens.all(),
+        "new_token": new_token,
+        "secret": secret,
+    }
+    return render(request, "accounts/profile.html", context, status=status)
+
+
+@require_POST
+@login_required
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only the user's own tokens: anyone else's answers 404.
+    token = get_object_or_404(request.user.api_tokens, pk=pk)
+    if token.is_active:
+        token.revoke()
+        messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
+    return redirect("profile")

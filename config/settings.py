@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "advisory",
 ]
@@ -235,6 +238,53 @@ SECURE_CSP = {
     "base-uri": [CSP.SELF],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
+}
+
+# REST API (advisory/api/): personal tokens or the browser session; JSON only
+# (DRF's browsable pages use inline scripts the CSP refuses; /api/docs/ is the
+# browsable view). Every endpoint also checks the role's permissions.
+REST_FRAMEWORK = {
+    # The token class comes first: its WWW-Authenticate challenge makes DRF
+    # answer 401 rather than 403 to a request without credentials.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "advisory.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "advisory.api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Candor API",
+    "DESCRIPTION": (
+        "Clients, engagements, the disagreement log, let-go cases and relationship "
+        "health, scoped exactly like the pages: a record outside your scope answers 404. "
+        "Authenticate with a personal token from your profile page "
+        "(`Authorization: Bearer cnd_…`) or the browser session. Edits carry the "
+        "`version` they are based on; a stale one answers 409 and saves nothing."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # PATCH bodies list their own required fields (`version`).
+    "COMPONENT_SPLIT_PATCH": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would load from swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "ENUM_NAME_OVERRIDES": {
+        "BandEnum": "advisory.models.Band",
+        "ClientStatusEnum": "advisory.models.Client.Status",
+        "EngagementStatusEnum": "advisory.models.Engagement.Status",
+        "LetGoCaseStatusEnum": "advisory.models.LetGoCase.Status",
+    },
 }
 
 # Background work: request-triggered tasks run in-process until a worker

@@ -15,10 +15,16 @@ from django.core.checks import Warning
 from django.core.files.storage import FileSystemStorage
 
 # static path -> path inside node_modules
+# Each minified file names its source map, and collectstatic's manifest
+# storage refuses a reference it cannot resolve, so the maps come along.
 VENDOR_FILES = {
-    "vendor/bootstrap/bootstrap.min.css": "bootstrap/dist/css/bootstrap.min.css",
-    "vendor/bootstrap/bootstrap.bundle.min.js": "bootstrap/dist/js/bootstrap.bundle.min.js",
-    "vendor/chart.js/chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
+    f"vendor/{package}/{name}": f"{package}/dist/{path}{name}"
+    for package, path, names in [
+        ("bootstrap", "css/", ["bootstrap.min.css", "bootstrap.min.css.map"]),
+        ("bootstrap", "js/", ["bootstrap.bundle.min.js", "bootstrap.bundle.min.js.map"]),
+        ("chart.js", "", ["chart.umd.min.js", "chart.umd.min.js.map"]),
+    ]
+    for name in names
 }
 
 

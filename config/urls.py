@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
+from advisory.api.docs import ApiDocsView
 from advisory.views import home
 
 urlpatterns = [
     path("healthz", home.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", ApiDocsView.as_view(), name="api-docs"),
+    path("api/", include("advisory.api.urls")),
     path("", include("advisory.urls")),
 ]

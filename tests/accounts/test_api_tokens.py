@@ -1,0 +1,210 @@
+"""Personal API tokens: created, named and revoked on the profile page, shown
+once, stored hashed, and accepted by the API until revoked."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import ApiToken
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PROFILE = "/accounts/profile/"
+CLIENTS = "/api/clients/"
+
+
+def bearer(secret: str, keyword: str = "Bearer") -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"{keyword} {secret}")
+    return api
+
+
+def issue(user, name: str = "Reporting script") -> tuple[ApiToken, str]:
+    return ApiToken.objects.issue(user=user, name=name)
+
+
+# --- The profile page ----------------------------------------------------------------
+
+
+def test_the_profile_page_needs_a_login(client):
+    response = client.get(PROFILE)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_it_lists_the_users_own_tokens_without_their_secrets(client, advisor, other_advisor):
+    token, secret = issue(advisor, "Nightly export")
+    issue(other_advisor, "Bob's script")
+    client.force_login(advisor)
+    response = client.get(PROFILE)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Nightly export" in html
+    assert token.key_prefix in html
+    assert secret not in html
+    assert "Bob&#x27;s script" not in html and "Bob's script" not in html
+    assert response.headers["Cache-Control"].startswith("max-age=0")
+
+
+def test_creating_a_token_shows_the_secret_once_and_stores_only_its_hash(client, advisor):
+    client.force_login(advisor)
+    response = client.post(PROFILE, {"name": "  Reporting script "})
+    assert response.status_code == 200
+    token = ApiToken.objects.get()
+    secret = response.context["secret"]
+    assert secret.startswith("cnd_") and len(secret) > 40
+    assert secret in response.content.decode()
+    assert "will not be shown again" in response.content.decode()
+    assert (token.user, token.name) == (advisor, "Reporting script")
+    assert token.key_prefix == secret[:8]
+    assert token.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in {token.name, token.key_prefix, token.key_hash}
+    # Shown once: the next visit lists the token but not its secret.
+    assert secret not in client.get(PROFILE).content.decode()
+
+
+def test_each_token_is_different(advisor):
+    secrets = {issue(advisor)[1] for _ in range(5)}
+    assert len(secrets) == 5
+
+
+def test_a_token_needs_a_name(client, advisor):
+    client.force_login(advisor)
+    response = client.post(PROFILE, {"name": "   "})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_revoking_a_token_keeps_it_listed_as_revoked(client, advisor):
+    token, secret = issue(advisor)
+    client.force_login(advisor)
+    response = client.post(reverse("api-token-revoke", args=[token.pk]))
+    assert response.status_code == 302
+    assert response.url == PROFILE
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert "Revoked" in client.get(PROFILE).content.decode()
+    assert bearer(secret).get(CLIENTS).status_code == 401
+
+
+def test_revoking_someone_elses_token_answers_404(client, advisor, other_advisor):
+    token, secret = issue(other_advisor)
+    client.force_login(advisor)
+    response = client.post(reverse("api-token-revoke", args=[token.pk]))
+    assert response.status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    assert bearer(secret).get(CLIENTS).status_code == 200
+
+
+def test_revoke_is_post_only(client, advisor):
+    token, _ = issue(advisor)
+    client.force_login(advisor)
+    assert client.get(reverse("api-token-revoke", args=[token.pk])).status_code == 405
+
+
+# --- Using a token ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keyword", ["Bearer", "Token", "bearer"])
+def test_a_token_authenticates_as_its_user(advisor, acme, keyword):
+    _, secret = issue(advisor)
+    response = bearer(secret, keyword).get(CLIENTS)
+    assert response.status_code == 200
+    assert [c["name"] for c in response.json()["results"]] == ["Acme Holdings"]
+
+
+def test_a_token_needs_no_csrf_token_to_write(advisor):
+    _, secret = issue(advisor)
+    api = APIClient(enforce_csrf_checks=True)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = api.post(CLIENTS, {"name": "Initech"}, format="json")
+    assert response.status_code == 201, response.json()
+
+
+def test_the_browser_session_works_and_needs_the_csrf_token_to_write(advisor, acme):
+    api = APIClient(enforce_csrf_checks=True)
+    api.force_login(advisor)
+    assert api.get(CLIENTS).status_code == 200
+    response = api.post(CLIENTS, {"name": "Initech"}, format="json")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer cnd_not-a-real-token",
+        "Bearer",
+        "Bearer two parts",
+        "Token ",
+    ],
+)
+def test_a_bad_token_answers_401_with_a_challenge(db, header):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=header)
+    response = api.get(CLIENTS)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_no_credentials_answer_401_with_a_challenge(db):
+    response = APIClient().get(CLIENTS)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_a_revoked_token_is_refused(advisor):
+    token, secret = issue(advisor)
+    token.revoke()
+    response = bearer(secret).get(CLIENTS)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid or revoked token."}
+
+
+def test_an_inactive_users_token_is_refused(advisor):
+    _, secret = issue(advisor)
+    advisor.is_active = False
+    advisor.save()
+    assert bearer(secret).get(CLIENTS).status_code == 401
+
+
+def test_last_used_is_recorded_at_most_once_a_minute(advisor):
+    token, secret = issue(advisor)
+    api = bearer(secret)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        api.get(CLIENTS)
+    token.refresh_from_db()
+    assert token.last_used_at == start
+    with time_machine.travel(start + datetime.timedelta(seconds=30), tick=False):
+        api.get(CLIENTS)
+    token.refresh_from_db()
+    assert token.last_used_at == start
+    later = start + datetime.timedelta(seconds=61)
+    with time_machine.travel(later, tick=False):
+        api.get(CLIENTS)
+    token.refresh_from_db()
+    assert token.last_used_at == later
+
+
+def test_a_token_acts_with_its_users_role_and_scope(other_advisor, acme):
+    _, secret = issue(other_advisor)
+    api = bearer(secret)
+    assert api.get(CLIENTS).json()["results"] == []
+    assert api.get(f"{CLIENTS}{acme.pk}/").status_code == 404
+
+
+def test_a_user_without_a_role_can_hold_a_token_but_gets_403(team):
+    nobody = UserFactory(username="eve", role="", team=team)
+    _, secret = issue(nobody)
+    assert bearer(secret).get(CLIENTS).status_code == 403
