@@ -10,7 +10,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command, execute_from_command_line
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError
 from django.urls import reverse
@@ -798,19 +798,19 @@ def test_the_command_imports_as_the_named_user(clients_file, manager, acme):
     assert acme.sector == "Aerospace"
 
 
-def test_the_command_lists_problems_and_exits_1(tmp_path, manager, advisor, capsys):
+def test_the_command_lists_problems_and_exits_1(tmp_path, manager, advisor):
     file = tmp_path / "bad.csv"
     file.write_bytes(csv_bytes([new_client(), new_client(name="Two", lead_advisor="zed")]))
+    stderr = io.StringIO()
 
-    with pytest.raises(SystemExit) as exit_:
-        execute_from_command_line(
-            ["manage.py", "import_csv", "clients", str(file), "--as", "charlie"]
-        )
+    # call_command rather than execute_from_command_line: the latter closes
+    # every database connection afterwards, the test's own included.
+    with pytest.raises(CommandError) as error:
+        call_command("import_csv", "clients", str(file), "--as", "charlie", stderr=stderr)
 
-    assert exit_.value.code == 1
-    err = capsys.readouterr().err
-    assert "line 3, lead_advisor: No active colleague" in err
-    assert "1 problem in bad.csv: nothing was imported." in err
+    assert error.value.returncode == 1  # what manage.py exits with
+    assert "1 problem in bad.csv: nothing was imported." in str(error.value)
+    assert "line 3, lead_advisor: No active colleague" in stderr.getvalue()
     assert not Client.objects.exists()
 
 
