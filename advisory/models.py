@@ -261,6 +261,18 @@ class DisagreementQuerySet(models.QuerySet):
         horizon = timezone.localdate() + datetime.timedelta(days=within_days)
         return self.open().filter(follow_up_on__lte=horizon)
 
+    def with_ranks(self) -> DisagreementQuerySet:
+        """`severity_rank` and `tone_rank`, so sorting goes by weight, not alphabetically."""
+
+        def rank(field: str, choices) -> models.Case:
+            whens = [models.When(**{field: v}, then=i) for i, v in enumerate(choices.values)]
+            return models.Case(*whens, output_field=models.IntegerField())
+
+        return self.annotate(
+            severity_rank=rank("severity", Disagreement.Severity),
+            tone_rank=rank("tone", Disagreement.Tone),
+        )
+
     def open(self) -> DisagreementQuerySet:
         """Anything still waiting for the client, the acknowledgment or the outcome."""
         return self.filter(Disagreement.open_q())

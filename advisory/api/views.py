@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
@@ -277,21 +277,6 @@ class EngagementViewSet(ScopedViewSet):
 # --- Disagreements -----------------------------------------------------------------
 
 
-def _ranked(queryset: QuerySet) -> QuerySet:
-    """Severity and tone sort by weight, not alphabetically (`o=severity`)."""
-
-    def rank(field: str, choices) -> Case:
-        return Case(
-            *[When(**{field: value}, then=Value(i)) for i, value in enumerate(choices.values)],
-            output_field=IntegerField(),
-        )
-
-    return queryset.annotate(
-        severity_rank=rank("severity", Disagreement.Severity),
-        tone_rank=rank("tone", Disagreement.Tone),
-    )
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="List disagreements",
@@ -339,7 +324,7 @@ class DisagreementViewSet(ScopedViewSet):
     }
 
     def get_queryset(self) -> QuerySet:
-        return _ranked(Disagreement.objects.visible_to(self.request.user))
+        return Disagreement.objects.visible_to(self.request.user).with_ranks()
 
     def create(self, request: Request) -> Response:
         disagreement = Disagreement(**self.validated(DisagreementSerializer))

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -41,21 +40,6 @@ from advisory.views.common import (
 )
 
 
-def _ranked(queryset):
-    """Severity and tone sort by weight, not alphabetically."""
-
-    def rank(field: str, choices) -> Case:
-        return Case(
-            *[When(**{field: value}, then=Value(i)) for i, value in enumerate(choices.values)],
-            output_field=IntegerField(),
-        )
-
-    return queryset.annotate(
-        severity_rank=rank("severity", Disagreement.Severity),
-        tone_rank=rank("tone", Disagreement.Tone),
-    )
-
-
 def _get(request: HttpRequest, pk: int) -> Disagreement:
     return get_visible_or_404(
         Disagreement.objects.select_related(
@@ -68,10 +52,10 @@ def _get(request: HttpRequest, pk: int) -> Disagreement:
 
 @permission_required("advisory.view_disagreement")
 def disagreement_list(request: HttpRequest) -> HttpResponse:
-    disagreements = _ranked(
-        Disagreement.objects.visible_to(request.user).select_related(
-            "client", "engagement", "logged_by"
-        )
+    disagreements = (
+        Disagreement.objects.visible_to(request.user)
+        .with_ranks()
+        .select_related("client", "engagement", "logged_by")
     )
     filterset = DisagreementFilter(request.GET, queryset=disagreements, user=request.user)
     return list_page(

@@ -24,7 +24,7 @@ from advisory.letgo import (
 )
 from advisory.models import Client, Disagreement, LetGoCase
 from advisory.services import EditConflict
-from advisory.views.common import add_errors, paginate, wants_csv
+from advisory.views.common import add_errors, paginate, refresh_version, wants_csv
 
 D = Disagreement
 
@@ -195,15 +195,13 @@ def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
             letgo_update_offboarding(
                 case, by=request.user, expected_version=form.cleaned_data["version"], **fields
             )
-        except EditConflict:
+        except EditConflict as exc:
             form.add_error(
                 None,
                 "Someone updated the offboarding meanwhile. Your changes are below; "
                 "compare them with the saved case and save again.",
             )
-            data = form.data.copy()
-            data["version"] = str(LetGoCase.objects.get(pk=case.pk).version)
-            form.data = data
+            refresh_version(form, exc.current.version)
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 add_errors(form, exc)
