@@ -17,7 +17,7 @@ FOUND_PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v 
 .PHONY: help install run test lint format migrate clean
 
 help:
-	@echo "make run     serve Candor with demo data on http://$(HOST):$(PORT)"
+	@echo "make run     serve Candor with demo data on http://$(HOST):$(PORT), with the task worker"
 	@echo "make test    run the whole test suite (DATABASE_URL picks the database)"
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff's formatting and safe fixes"
@@ -42,9 +42,14 @@ install: $(VENV)/.installed node_modules/.installed
 migrate: install
 	DEBUG=true $(PY) manage.py migrate --no-input
 
+# The task worker (huey: e-mails, nightly/daily/weekly jobs) runs beside the
+# server and is stopped when the server stops.
 run: migrate
 	DEBUG=true $(PY) manage.py seed_demo --if-empty
-	DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
+	@echo "Starting the task worker (manage.py run_huey) for e-mails and scheduled jobs; it stops with the server."
+	@DEBUG=true $(PY) manage.py run_huey & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null; echo "Task worker stopped."' EXIT; \
+	  DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
 # Tests run with DEBUG off, as production does; they need some SECRET_KEY.
 test: install

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "huey.contrib.djhuey",
     "accounts",
     "advisory",
 ]
@@ -87,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "advisory.context_processors.notifications",
             ],
         },
     },
@@ -287,9 +289,34 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Background work: request-triggered tasks run in-process until a worker
-# backend arrives (docs/deploy.md).
-TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+# Background work (docs/deploy.md "Background work"): Django's tasks API on
+# huey's backend. The queue lives in a SQLite file by default and in Redis when
+# REDIS_URL is set; `python manage.py run_huey` is the worker and also runs the
+# periodic jobs (advisory/tasks.py). TASKS_IMMEDIATE=true runs every task inside
+# the process that enqueues it, without a worker (the tests do this).
+TASKS_IMMEDIATE = env.bool("TASKS_IMMEDIATE", default=False)
+HUEY = {
+    "name": "candor",
+    "immediate": TASKS_IMMEDIATE,
+    # The worker: threads suit e-mail sending, which mostly waits on the network.
+    "consumer": {"workers": env.int("HUEY_WORKERS", default=2), "worker_type": "thread"},
+}
+if REDIS_URL:
+    HUEY |= {"huey_class": "huey.RedisHuey", "url": REDIS_URL}
+else:
+    HUEY |= {
+        "huey_class": "huey.SqliteHuey",
+        "filename": str(env.path("HUEY_FILE", default=BASE_DIR / "huey.sqlite3")),
+    }
+TASKS = {
+    "default": {
+        "BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend",
+        # A task enqueued inside a transaction is queued only once it commits,
+        # so the worker never looks for a row that is not there yet (or never
+        # will be, after a rollback).
+        "ENQUEUE_ON_COMMIT": True,
+    }
+}
 
 LOGGING = {
     "version": 1,
@@ -300,6 +327,8 @@ LOGGING = {
     "loggers": {
         # Request bodies (passwords) are never logged; Django logs 5xx with a traceback.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # The worker (run_huey) adds a handler of its own unless huey's logger has one.
+        "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
@@ -307,6 +336,14 @@ LOGGING = {
 CANDOR_DEMO_PASSWORD = "candor-demo"
 # Where Candor is reached, for links in e-mails.
 CANDOR_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Notifications (advisory/notifications.py): how often a failed e-mail is tried
+# again and after how long (seconds); how long an unsubscribe link works; and
+# after how many days a missing acknowledgment is chased.
+CANDOR_NOTIFICATIONS = {
+    "email_retry_delays": [60, 300, 1800, 7200],
+    "unsubscribe_max_age_days": 90,
+    "acknowledgment_grace_days": 7,
+}
 
 # Relationship health recipe (advisory/health.py). docs/scoring.md explains every
 # number; change it and tests/advisory/test_health.py together with this dict.

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import pytest
+from huey.contrib.djhuey import HUEY
 
 from accounts.models import Role, Team, User
 from advisory.models import Client, Disagreement, Engagement
@@ -21,6 +22,17 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+
+# Tasks run inside the test that enqueues them, on huey's in-memory storage,
+# through the same django.tasks backend production uses (TASKS_IMMEDIATE=true
+# does the same from the environment). A task scheduled for later (a retry)
+# waits in `HUEY.scheduled()` instead of running.
+HUEY.immediate = True
+
+
+@pytest.fixture(autouse=True)
+def _empty_task_queue() -> None:
+    HUEY.flush()
 
 
 @pytest.fixture(autouse=True)
