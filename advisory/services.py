@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from advisory import health
+from advisory import health, notifications
 from advisory.health import Facts, Health
 from advisory.models import (
     ENGAGEMENT_HISTORY,
@@ -51,6 +51,7 @@ def record_save(
     reason: str = "",
     expected_version: int | None = None,
     amending: bool = False,
+    prechecked: bool = False,
 ) -> Versioned:
     """Validate and save a new or changed record, keeping its history.
 
@@ -58,6 +59,12 @@ def record_save(
     stored record has moved on (optimistic locking). Archived records and the
     records of a client let go are read-only. A reviewed disagreement's locked
     facts change only through `disagreement_amend` (`amending=True`).
+
+    `prechecked=True` is for bulk writers (the importer) that have checked, for
+    all their rows at once and inside this transaction, what costs a query per
+    row here: that related records exist, uniqueness, and that no client
+    concerned is let go. The field rules and `clean()` still run, and the
+    database's own constraints still refuse anything that slipped through.
     """
     if instance.pk:
         current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
@@ -73,9 +80,13 @@ def record_save(
         if isinstance(instance, Disagreement) and not amending:
             _refuse_locked_changes(current, instance)
         instance.version = current.version + 1
-    if isinstance(instance, Engagement | Disagreement):
-        refuse_if_let_go(instance.client if instance.client_id else instance.engagement.client)
-    instance.full_clean()
+    if prechecked:
+        relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
+        instance.full_clean(exclude=relations, validate_constraints=False)
+    else:
+        if isinstance(instance, Engagement | Disagreement):
+            refuse_if_let_go(instance.client if instance.client_id else instance.engagement.client)
+        instance.full_clean()
     instance._history_user = by
     instance._change_reason = reason.strip() or None
     instance.save()
@@ -104,7 +115,9 @@ def record_set_archived(
     return record_save(instance, by=by, reason=reason or default, expected_version=expected_version)
 
 
-def client_save(client: Client, *, by: User, reason: str = "", expected_version=None) -> Client:
+def client_save(
+    client: Client, *, by: User, reason: str = "", expected_version=None, prechecked=False
+) -> Client:
     """Save a client; without a team it joins its lead advisor's first team."""
     if not client.team_id:
         # Prefer a team the person saving can see, so they keep sight of it.
@@ -115,7 +128,9 @@ def client_save(client: Client, *, by: User, reason: str = "", expected_version=
                 {"team": "The lead advisor is on no team: choose the client's team."}
             )
         client.team = team
-    return record_save(client, by=by, reason=reason, expected_version=expected_version)
+    return record_save(
+        client, by=by, reason=reason, expected_version=expected_version, prechecked=prechecked
+    )
 
 
 def refuse_if_let_go(client: Client) -> None:
@@ -141,14 +156,29 @@ def engagement_save(
     members: list[User] | None = None,
     reason: str = "",
     expected_version=None,
+    prechecked: bool = False,
 ) -> Engagement:
     """Save an engagement and its members as one change in its history."""
     created = engagement.pk is None
     with transaction.atomic():
         engagement.skip_history_when_saving = True
         try:
-            record_save(engagement, by=by, reason=reason, expected_version=expected_version)
-            if members is not None:
+            record_save(
+                engagement,
+                by=by,
+                reason=reason,
+                expected_version=expected_version,
+                prechecked=prechecked,
+            )
+            if members and created:
+                # A new engagement has no members to compare with, which is
+                # what set() would read first; simple-history, the only
+                # m2m_changed receiver, records this save itself just below.
+                through = Engagement.members.through
+                through.objects.bulk_create(
+                    through(engagement=engagement, user=member) for member in set(members)
+                )
+            elif members is not None:
                 engagement.members.set(members)
         finally:
             del engagement.skip_history_when_saving
@@ -332,6 +362,9 @@ def health_refresh(client: Client, *, as_of: datetime.date | None = None) -> boo
                 health_updated_at=client.health_updated_at,
             )
             changed = True
+            # Told once the change commits (notifications.notify), to the
+            # people it concerns, whoever's edit caused it.
+            notifications.band_worsened(client, before=stored[1], after=now.band, score=now.score)
     return _snapshot(client, now) or changed
 
 

@@ -13,7 +13,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -460,3 +460,37 @@ def test_a_staff_flag_without_the_admin_role_is_not_enough(client, dispute):
     client.force_login(staff)
 
     assert client.get(reverse("verify-log")).status_code == 403
+
+
+def test_entries_linked_at_the_end_chain_as_if_linked_one_by_one(acme, advisor, manager):
+    before = ChainLink.objects.count()
+    with transaction.atomic(), chain.linked_at_end():
+        for name in ("Globex", "Initech", "Umbrella"):
+            client_save(ClientFactory.build(name=name, lead_advisor=advisor), by=manager)
+        engagement = EngagementFactory.build(client=acme, lead_advisor=advisor)
+        engagement_save(engagement, by=manager, members=[advisor, manager])
+        assert ChainLink.objects.count() == before  # nothing linked yet
+
+    links = list(ChainLink.objects.order_by("pk")[before:])
+    assert [link.history_model for link in links] == ["advisory.historicalclient"] * 3 + [
+        "advisory.historicalengagement"
+    ]
+    assert json.loads(chain.canonical(engagement.history.get()))["m2m"] == {
+        "members": sorted([advisor.pk, manager.pk])
+    }
+    assert_intact()
+
+
+def test_nothing_is_linked_when_the_block_fails(advisor, manager):
+    before = ChainLink.objects.count()
+    with pytest.raises(RuntimeError, match="disk"), transaction.atomic(), chain.linked_at_end():
+        client_save(ClientFactory.build(name="Globex", lead_advisor=advisor), by=manager)
+        raise RuntimeError("disk full")
+
+    assert ChainLink.objects.count() == before
+    assert_intact()
+
+
+def test_linking_at_the_end_needs_the_writing_transaction(transactional_db):
+    with pytest.raises(RuntimeError, match="inside the transaction"), chain.linked_at_end():
+        pass

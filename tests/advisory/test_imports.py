@@ -842,3 +842,35 @@ def test_a_manager_role_is_needed_not_just_a_team(team):
     assert not imports.can_import(user)
     assert imports.can_import(UserFactory(username="gina", role=Role.MANAGER))
     assert not imports.can_import(UserFactory(username="hal", role=""))
+
+
+def test_an_engagement_for_a_client_let_go_after_the_check_stores_nothing(manager, acme):
+    data = csv_bytes(
+        [["Acme Holdings", "Tax 2026", "Tax", "alice", "", "", "", "", "", ""]],
+        header=ENGAGEMENT_HEADER,
+    )
+    result = plan("engagements", data, manager)
+    assert result.ok, result.problems
+    Client.objects.filter(pk=acme.pk).update(status=Client.Status.LET_GO)
+
+    with pytest.raises(imports.ImportFailed) as failure:
+        imports.apply_plan(result, by=manager, filename="late.csv")
+
+    assert (failure.value.problem.line, failure.value.problem.column) == (2, "client")
+    assert "let go" in failure.value.problem.message
+    assert not Engagement.objects.filter(title="Tax 2026").exists()
+
+
+def test_storing_queries_a_fixed_number_per_row(manager, advisor, django_assert_max_num_queries):
+    """What the services check per row is checked once for the whole file."""
+    rows = [new_client(name=f"Client {n}") for n in range(40)]
+    result = plan("clients", csv_bytes(rows), manager)
+    assert result.ok, result.problems
+
+    # Per row: the client, its history entry and the service's savepoint
+    # (two statements); once: the name check, the chain's last hash and insert.
+    with django_assert_max_num_queries(4 * 40 + 6):
+        imports.apply_plan(result, by=manager, filename="many.csv")
+
+    assert Client.objects.filter(name__startswith="Client ").count() == 40
+    assert chain.verify().ok
