@@ -121,6 +121,84 @@ def _heat(trajectory: Trajectory, phase: float) -> float:
     }[trajectory]
 
 
+# --- The mix: how heated a relationship is and what that makes of a dispute --
+# Shared with advisory.scale (the large seeded firm of `seed_scale`). Each
+# function draws from `rng` in a fixed order, so a seed gives the same records.
+
+
+def heat_at(rng: random.Random, trajectory: Trajectory, phase: float) -> float:
+    """The heat of one conversation: the trajectory's at `phase`, give or take."""
+    return min(1.0, max(0.0, _heat(trajectory, phase) + rng.gauss(0, 0.1)))
+
+
+def pick_tone(rng: random.Random, heat: float) -> str:
+    level = heat + rng.gauss(0, 0.06)
+    Tone = Disagreement.Tone
+    return Tone.COLLABORATIVE if level < 0.35 else Tone.TENSE if level < 0.65 else Tone.HOSTILE
+
+
+def pick_severity(rng: random.Random, heat: float, topic: str) -> str:
+    gravity = 0.6 * heat + 0.4 * rng.random() + SEVERITY_BIAS.get(topic, 0)
+    Severity = Disagreement.Severity
+    if gravity < 0.28:
+        return Severity.LOW
+    if gravity < 0.52:
+        return Severity.MODERATE
+    return Severity.HIGH if gravity < 0.76 else Severity.CRITICAL
+
+
+def pick_decision(
+    rng: random.Random,
+    trajectory: Trajectory,
+    *,
+    heat: float,
+    phase: float,
+    age: int,
+    can_override: bool,
+) -> str:
+    """The client's decision, or pending: recent ones may still be open;
+    adversarial clients keep some waiting for months."""
+    Decision = Disagreement.Decision
+    waiting = 0.85 if age <= 7 else 0.55 if age <= 21 else 0.2 if age <= 45 else 0.0
+    if trajectory == Trajectory.ADVERSARIAL:
+        waiting = waiting + 0.15 if age <= 45 else 0.04
+    if rng.random() < waiting:
+        return Decision.PENDING
+    overriding = 0.04 + 0.75 * heat**1.6
+    if trajectory == Trajectory.DETERIORATING:
+        overriding += 0.4 * phase**2  # the story: more and more against our advice
+    if can_override and rng.random() < overriding:
+        return Decision.PROCEEDED
+    weights = [0.1 + 0.8 * (1 - heat), 0.15 + 0.35 * heat, 0.08]
+    options = [Decision.ACCEPTED, Decision.COMPROMISE, Decision.WITHDREW]
+    return rng.choices(options, weights)[0]
+
+
+def decision_delay(rng: random.Random, tone: str) -> int:
+    """Days between the conversation and the client's decision."""
+    return rng.randint(*{"collaborative": (0, 4), "tense": (1, 12), "hostile": (3, 25)}[tone])
+
+
+def outcome_delay(rng: random.Random, decision: str) -> int:
+    """Days between the decision and its outcome: overridden advice takes
+    longer to prove right or wrong."""
+    return rng.randint(*((30, 200) if decision == Disagreement.Decision.PROCEEDED else (14, 120)))
+
+
+def pick_verdict(
+    rng: random.Random, trajectory: Trajectory, decision: str, dispute: Dispute
+) -> str:
+    if decision == Disagreement.Decision.PROCEEDED:
+        weights = VERDICTS_AFTER_OVERRIDE[trajectory]
+    else:
+        weights = VERDICTS_AFTER[decision]
+    verdict = rng.choices(VERDICTS, weights)[0]
+    if decision == Disagreement.Decision.PROCEEDED and not dispute.fine:
+        # Some routes can't turn out well (an ethics breach stays one).
+        verdict = V.ADVICE_VINDICATED if verdict == V.CLIENT_VINDICATED else verdict
+    return verdict
+
+
 @dataclass(frozen=True)
 class SeedSummary:
     clients: int = 0
@@ -418,7 +496,7 @@ class _Story:
                 day = today - _days(rng.randint(0, within))
             else:
                 day = first_day + _days(round(rng.random() ** SKEW[spec.trajectory] * span))
-            days.append(_weekday(day))
+            days.append(working_day(day))
         used: set[str] = set()
         for day in sorted(days):
             phase = max(0.0, (day - first_day).days / span)
@@ -439,25 +517,9 @@ class _Story:
         engagement = rng.choices(covering, [1 if e.ongoing else 2 for e in covering])[0]
         dispute = self.pick_dispute(rng, spec, engagement.record.service_line, used)
 
-        heat = min(1.0, max(0.0, _heat(spec.trajectory, phase) + rng.gauss(0, 0.1)))
-        tone_level = heat + rng.gauss(0, 0.06)
-        tone = (
-            Disagreement.Tone.COLLABORATIVE
-            if tone_level < 0.35
-            else Disagreement.Tone.TENSE
-            if tone_level < 0.65
-            else Disagreement.Tone.HOSTILE
-        )
-        gravity = 0.6 * heat + 0.4 * rng.random() + SEVERITY_BIAS.get(dispute.topic, 0)
-        severity = (
-            Disagreement.Severity.LOW
-            if gravity < 0.28
-            else Disagreement.Severity.MODERATE
-            if gravity < 0.52
-            else Disagreement.Severity.HIGH
-            if gravity < 0.76
-            else Disagreement.Severity.CRITICAL
-        )
+        heat = heat_at(rng, spec.trajectory, phase)
+        tone = pick_tone(rng, heat)
+        severity = pick_severity(rng, heat, dispute.topic)
         person = engagement.record.lead_advisor
         if len(engagement.members) > 1 and rng.random() < 0.3:
             person = rng.choice(engagement.members)
@@ -477,22 +539,16 @@ class _Story:
         # The client's decision: recent ones may still be open; adversarial
         # clients keep some waiting for months.
         Decision = Disagreement.Decision
-        waiting = 0.85 if age <= 7 else 0.55 if age <= 21 else 0.2 if age <= 45 else 0.0
-        if spec.trajectory == Trajectory.ADVERSARIAL:
-            waiting = waiting + 0.15 if age <= 45 else 0.04
-        decision = Decision.PENDING
-        if rng.random() >= waiting:
-            overriding = 0.04 + 0.75 * heat**1.6
-            if spec.trajectory == Trajectory.DETERIORATING:
-                overriding += 0.4 * phase**2  # the story: more and more against our advice
-            if dispute.against and rng.random() < overriding:
-                decision = Decision.PROCEEDED
-            else:
-                weights = [0.1 + 0.8 * (1 - heat), 0.15 + 0.35 * heat, 0.08]
-                options = [Decision.ACCEPTED, Decision.COMPROMISE, Decision.WITHDREW]
-                decision = rng.choices(options, weights)[0]
-            delay = {"collaborative": (0, 4), "tense": (1, 12), "hostile": (3, 25)}[tone]
-            decided = min(day + _days(rng.randint(*delay)), today)
+        decision = pick_decision(
+            rng,
+            spec.trajectory,
+            heat=heat,
+            phase=phase,
+            age=age,
+            can_override=bool(dispute.against),
+        )
+        if decision != Decision.PENDING:
+            decided = min(day + _days(decision_delay(rng, tone)), today)
             plan.decision = {"decision": decision, "decided_on": decided}
             steps.append((decided, 1, self.record_decision))
 
@@ -518,20 +574,12 @@ class _Story:
 
         if decision in Disagreement.DECISIONS_WITH_OUTCOME:
             # Overridden advice takes longer to prove right or wrong.
-            wait = (30, 200) if decision == Decision.PROCEEDED else (14, 120)
-            recorded = decided + _days(rng.randint(*wait))
-            if decision == Decision.PROCEEDED:
-                weights = VERDICTS_AFTER_OVERRIDE[spec.trajectory]
-            else:
-                weights = VERDICTS_AFTER[decision]
-            verdict = rng.choices(VERDICTS, weights)[0]
-            if decision == Decision.PROCEEDED and not dispute.fine:
-                # Some routes can't turn out well (an ethics breach stays one).
-                verdict = V.ADVICE_VINDICATED if verdict == V.CLIENT_VINDICATED else verdict
+            recorded = decided + _days(outcome_delay(rng, decision))
+            verdict = pick_verdict(rng, spec.trajectory, decision, dispute)
             if recorded <= today:
                 plan.outcome = {
                     "verdict": verdict,
-                    "outcome": _outcome(dispute, decision, verdict),
+                    "outcome": outcome_text(dispute, decision, verdict),
                     "outcome_recorded_on": recorded,
                 }
                 steps.append((recorded, 5, self.record_outcome))
@@ -554,7 +602,7 @@ class _Story:
             and age >= 10
             and rng.random() < 0.12
         ):
-            reviewed = _weekday(day + _days(rng.randint(2, 12)))
+            reviewed = working_day(day + _days(rng.randint(2, 12)))
             if reviewed <= day:
                 reviewed = day + _days(3)  # Friday's, on Monday
             reviewed = min(reviewed, today - _days(1))
@@ -704,12 +752,12 @@ def _days(count: int) -> datetime.timedelta:
     return datetime.timedelta(days=count)
 
 
-def _weekday(day: datetime.date) -> datetime.date:
+def working_day(day: datetime.date) -> datetime.date:
     """The day itself, or the Friday before a weekend."""
     return day - _days(max(0, day.weekday() - 4))
 
 
-def _outcome(dispute: Dispute, decision: str, verdict: str) -> str:
+def outcome_text(dispute: Dispute, decision: str, verdict: str) -> str:
     if decision != Disagreement.Decision.PROCEEDED:
         return OUTCOMES[(decision, verdict)]
     if verdict == V.ADVICE_VINDICATED:
