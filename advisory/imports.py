@@ -120,6 +120,14 @@ class ImportFailed(Exception):
         super().__init__(f"Line {problem.line}: {problem.message}")
         self.problem = problem
 
+    @property
+    def message(self) -> str:
+        """What the importer is told: "Nothing was imported: line 3, name: …"."""
+        where = f"line {self.problem.line}"
+        if self.problem.column:
+            where += f", {self.problem.column}"
+        return f"Nothing was imported: {where}: {self.problem.message}"
+
 
 @dataclass(frozen=True)
 class Problem:

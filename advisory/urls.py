@@ -85,6 +85,7 @@ urlpatterns = [
     path("imports/", imports.import_upload, name="import-upload"),
     path("imports/preview/", imports.import_preview, name="import-preview"),
     path("imports/confirm/", imports.import_confirm, name="import-confirm"),
+    path("imports/jobs/<str:job_id>/", imports.import_job, name="import-job"),
     path("imports/template/<slug:kind>.csv", imports.import_template, name="import-template"),
     # Tamper evidence (admins)
     path("admin-tools/verify-log/", chain.verify_log_view, name="verify-log"),

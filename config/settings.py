@@ -122,6 +122,16 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# What the web processes and the worker must both see (a background import's
+# progress): Redis when set, otherwise files on this machine.
+CACHES["jobs"] = (
+    CACHES["default"]
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(env.path("JOBS_CACHE_DIR", default=BASE_DIR / "var" / "jobs")),
+    }
+)
 
 # Authentication
 AUTH_USER_MODEL = "accounts.User"

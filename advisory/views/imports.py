@@ -1,5 +1,8 @@
 """CSV import pages: upload, preview, confirm; and the template to start from.
 
+A confirmed import of more than import_jobs.BACKGROUND_ROWS changes runs in
+the background; the importer follows it on its page (`import_job`).
+
 Between the preview and the confirmation the uploaded file is kept on the
 default storage under `imports/<random>.csv` (MEDIA_ROOT/imports/ on the
 file system), not in the cache, which may be process-local; the session holds
@@ -31,7 +34,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from advisory import imports
+from advisory import import_jobs, imports
 
 SESSION_KEY = "candor_import"
 FOLDER = "imports"
@@ -154,12 +157,13 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
             "Check this preview and confirm again.",
         )
         return redirect("import-preview")
+    if plan.to_create + plan.to_update > import_jobs.BACKGROUND_ROWS:
+        job = import_jobs.start(pending, plan, user=request.user)
+        return redirect("import-job", job.id)
     try:
         imports.apply_plan(plan, by=request.user, filename=pending["filename"])
     except imports.ImportFailed as exc:
-        problem = exc.problem
-        where = f"line {problem.line}" + (f", {problem.column}" if problem.column else "")
-        messages.error(request, f"Nothing was imported: {where}: {problem.message}")
+        messages.error(request, exc.message)
         return redirect("import-preview")
     except DatabaseError:
         messages.error(
@@ -174,6 +178,19 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
         f"{plan.unchanged} unchanged.",
     )
     return redirect(LIST_PAGES[plan.kind])
+
+
+@importer_required
+def import_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    """A background import's progress; the page polls itself until the job is finished."""
+    job = import_jobs.get(job_id, user=request.user)
+    if job is None:
+        raise Http404("No such import.")
+    pending = request.session.get(SESSION_KEY) or {}
+    if job.state == import_jobs.DONE and pending.get("path") == job.path:
+        request.session.pop(SESSION_KEY)  # the job has stored the file and deleted it
+    context = {"job": job, "kind_label": imports.KINDS[job.kind], "list_page": LIST_PAGES[job.kind]}
+    return render(request, "advisory/import_job.html", context)
 
 
 @importer_required

@@ -8,6 +8,7 @@ import io
 import os
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
-from advisory import chain, imports
+from advisory import chain, import_jobs, imports
 from advisory.history import history_entries
 from advisory.models import Client, Engagement
 from advisory.services import client_save
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.django_db
 CLIENT_HEADER = [c.name for c in imports.COLUMNS[imports.CLIENTS]]
 ENGAGEMENT_HEADER = [c.name for c in imports.COLUMNS[imports.ENGAGEMENTS]]
 HistoricalClient = Client.history.model
+RUN_IMPORT = import_jobs.run_import
 
 
 @pytest.fixture(autouse=True)
@@ -874,3 +876,97 @@ def test_storing_queries_a_fixed_number_per_row(manager, advisor, django_assert_
 
     assert Client.objects.filter(name__startswith="Client ").count() == 40
     assert chain.verify().ok
+
+
+# --- Large files: in the background, with progress ----------------------------------
+
+
+@pytest.fixture
+def small_background(monkeypatch):
+    """Files with more than 2 changes run in the background (500 in production)."""
+    monkeypatch.setattr(import_jobs, "BACKGROUND_ROWS", 2)
+
+
+def big_file() -> bytes:
+    return csv_bytes([new_client(name=f"Client {n}") for n in range(3)], bom=True)
+
+
+def test_a_large_import_runs_in_the_background_and_its_page_shows_the_outcome(
+    logged_in_manager, manager, advisor, media, small_background
+):
+    upload(logged_in_manager, big_file(), name="big.csv")
+    logged_in_manager.get(reverse("import-preview"))
+
+    # Tasks run at once in the tests (tests/conftest.py).
+    response = logged_in_manager.post(reverse("import-confirm"))
+
+    job_url = response["Location"]
+    assert job_url.startswith("/imports/jobs/")
+    assert Client.objects.filter(name__startswith="Client ").count() == 3
+    entry = Client.objects.get(name="Client 0").history.get()
+    assert (entry.history_user, entry.history_change_reason) == (manager, "Imported from big.csv")
+    assert chain.verify().ok
+    page = logged_in_manager.get(job_url).content.decode()
+    assert "Imported big.csv: 3 created, 0 updated, 0 unchanged." in page
+    assert 'hx-trigger="every 1s"' not in page  # finished: no more polling
+    assert import_files(media) == []
+    assert views.SESSION_KEY not in logged_in_manager.session
+
+
+@pytest.fixture
+def held_jobs(monkeypatch) -> list[str]:
+    """Queued jobs wait in this list until the test runs them (`run_import.call`)."""
+    held: list[str] = []
+    monkeypatch.setattr(import_jobs, "run_import", SimpleNamespace(enqueue=held.append))
+    return held
+
+
+def test_the_job_page_shows_progress_while_it_runs(
+    logged_in_manager, manager, advisor, small_background, held_jobs
+):
+    upload(logged_in_manager, big_file())
+    logged_in_manager.get(reverse("import-preview"))
+    job_url = logged_in_manager.post(reverse("import-confirm"))["Location"]
+    [job_id] = held_jobs
+
+    page = logged_in_manager.get(job_url).content.decode()
+    assert "Waiting for the background worker" in page
+    assert 'hx-trigger="every 1s"' in page
+
+    job = import_jobs.get(job_id, user=manager)
+    progress = import_jobs._Progress(job, import_jobs.STORING)
+    progress(2)
+    page = logged_in_manager.get(job_url).content.decode()
+    assert "Storing: 2 of 3 rows." in page
+    assert '<progress class="w-100" max="3" value="2"' in page
+
+
+def test_a_job_is_checked_again_and_stores_nothing_if_the_records_changed(
+    logged_in_manager, manager, advisor, small_background, held_jobs
+):
+    upload(logged_in_manager, big_file())
+    logged_in_manager.get(reverse("import-preview"))
+    job_url = logged_in_manager.post(reverse("import-confirm"))["Location"]
+    ClientFactory(name="CLIENT 1", lead_advisor=advisor)  # meanwhile
+
+    assert RUN_IMPORT.call(held_jobs[0]) == import_jobs.FAILED
+
+    assert not Client.objects.filter(name="Client 0").exists()
+    page = logged_in_manager.get(job_url).content.decode()
+    assert "the records changed since the preview you saw" in page
+    assert reverse("import-preview") in page
+    assert views.SESSION_KEY in logged_in_manager.session  # the file is kept to try again
+
+
+def test_only_the_importer_sees_their_job(
+    client, logged_in_manager, team, advisor, small_background
+):
+    upload(logged_in_manager, big_file())
+    logged_in_manager.get(reverse("import-preview"))
+    job_url = logged_in_manager.post(reverse("import-confirm"))["Location"]
+
+    other_manager = UserFactory(role=Role.MANAGER, team=team)
+    client.force_login(other_manager)
+    assert client.get(job_url).status_code == 404
+    client.force_login(other_manager)
+    assert client.get(reverse("import-job", args=["no-such-job"])).status_code == 404
