@@ -9,22 +9,17 @@ versioned, attributed save, so the case's History tab tells the whole story.
 from __future__ import annotations
 
 import datetime
-import logging
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import User
 from accounts.permissions import can_view
+from advisory import notifications
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.services import EditConflict, record_save
-
-logger = logging.getLogger(__name__)
 
 Status = LetGoCase.Status
 
@@ -87,9 +82,8 @@ def letgo_propose(
     record_save(case, by=by, reason="Proposed")
     case.evidence.set(evidence)
     _set_client_status(client, Client.Status.LETGO_PROPOSED, by=by, reason="Let-go proposed")
-    admins = User.objects.with_role(Role.ADMIN).filter(is_active=True)
     if notify:
-        _notify(admins, f"Let-go proposed: {client}", "advisory/email/letgo_proposed.txt", case)
+        notifications.letgo_proposed(case)
     return case
 
 
@@ -121,12 +115,8 @@ def letgo_decide(
         _set_client_status(case.client, Client.Status.FLAGGED, by=by, reason="Let-go approved")
     else:
         _set_client_status(case.client, Client.Status.ACTIVE, by=by, reason="Let-go declined")
-    people = User.objects.filter(pk__in=[case.proposed_by_id, case.client.lead_advisor_id])
-    verdict = "approved" if approve else "declined"
     if notify:
-        _notify(
-            people, f"Let-go {verdict}: {case.client}", "advisory/email/letgo_decided.txt", case
-        )
+        notifications.letgo_decided(case)
     return case
 
 
@@ -219,25 +209,3 @@ def draft_letter(case: LetGoCase, *, today: datetime.date | None = None) -> str:
             "effective": today + datetime.timedelta(days=case.notice_days),
         },
     ).strip()
-
-
-def _notify(users, subject: str, template: str, case: LetGoCase) -> None:
-    """E-mail after the transaction commits; a mail failure never undoes the decision."""
-    recipients = sorted({u.email for u in users if u.email})
-    if not recipients:
-        return
-    body = render_to_string(
-        template,
-        {
-            "case": case,
-            "url": f"{settings.CANDOR_BASE_URL}{reverse('letgo-detail', args=[case.pk])}",
-        },
-    )
-
-    def send() -> None:
-        try:
-            send_mail(subject, body, None, recipients)
-        except Exception:
-            logger.exception("Could not send %r to %d recipient(s)", subject, len(recipients))
-
-    transaction.on_commit(send)

@@ -13,6 +13,7 @@ from advisory.views import (
     home,
     imports,
     letgo,
+    notifications,
 )
 
 urlpatterns = [
@@ -99,4 +100,26 @@ urlpatterns = [
     path("let-go/<int:pk>/letter/", letgo.letgo_letter, name="letgo-letter"),
     path("clients/<int:pk>/let-go/", letgo.letgo_propose_view, name="letgo-propose"),
     path("clients/<int:pk>/reinstate/", letgo.client_reinstate_view, name="client-reinstate"),
+    # Notifications
+    path("notifications/", notifications.notification_list, name="notification-list"),
+    path(
+        "notifications/<int:pk>/read/",
+        notifications.notification_mark_read,
+        name="notification-read",
+    ),
+    path(
+        "notifications/read-all/",
+        notifications.notification_mark_all_read,
+        name="notification-read-all",
+    ),
+    path(
+        "notifications/preferences/",
+        notifications.notification_preferences,
+        name="notification-preferences",
+    ),
+    path(
+        "notifications/unsubscribe/<str:token>/",
+        notifications.notification_unsubscribe,
+        name="notification-unsubscribe",
+    ),
 ]

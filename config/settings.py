@@ -321,10 +321,11 @@ else:
 TASKS = {
     "default": {
         "BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend",
-        # A task enqueued inside a transaction is queued only once it commits,
-        # so the worker never looks for a row that is not there yet (or never
-        # will be, after a rollback).
-        "ENQUEUE_ON_COMMIT": True,
+        # Candor enqueues after the commit itself (transaction.on_commit with
+        # robust=True in advisory/notifications.py), so that a queue that is
+        # down is logged instead of failing a request whose change has already
+        # committed; deferring a second time here would add nothing.
+        "ENQUEUE_ON_COMMIT": False,
     }
 }
 

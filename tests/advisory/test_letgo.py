@@ -21,7 +21,15 @@ from advisory.letgo import (
     letgo_update_offboarding,
     letgo_withdraw,
 )
-from advisory.models import Client, Comment, Disagreement, Engagement, EvidenceFile, LetGoCase
+from advisory.models import (
+    Client,
+    Comment,
+    Disagreement,
+    Engagement,
+    EvidenceFile,
+    LetGoCase,
+    Notification,
+)
 from advisory.services import (
     EditConflict,
     comment_add,
@@ -843,11 +851,13 @@ def test_a_proposal_mails_the_active_admins_only(
     with django_capture_on_commit_callbacks(execute=True):
         case = propose(acme, advisor, [dispute])
 
-    [mail] = mailoutbox
-    assert sorted(mail.to) == ["dana@example.com", "erin@example.com"]
-    assert mail.subject == "Let-go proposed: Acme Holdings"
-    assert JUSTIFICATION in mail.body
-    assert f"/let-go/{case.pk}/" in mail.body
+    # One e-mail per person: each carries its own unsubscribe link.
+    assert sorted(m.to[0] for m in mailoutbox) == ["dana@example.com", "erin@example.com"]
+    for mail in mailoutbox:
+        assert len(mail.to) == 1
+        assert mail.subject == "Let-go proposed: Acme Holdings"
+        assert JUSTIFICATION in mail.body
+        assert f"/let-go/{case.pk}/" in mail.body
 
 
 @pytest.mark.parametrize("approve_it", [True, False])
@@ -866,13 +876,13 @@ def test_a_decision_mails_the_proposer_and_the_lead_advisor(
     with django_capture_on_commit_callbacks(execute=True):
         letgo_decide(case, by=admin, approve=approve_it, note="Decided after a call.")
 
-    [mail] = mailoutbox
-    assert sorted(mail.to) == ["alice@example.com", "charlie@example.com"]
+    assert sorted(m.to[0] for m in mailoutbox) == ["alice@example.com", "charlie@example.com"]
     verdict = "approved" if approve_it else "declined"
-    assert mail.subject == f"Let-go {verdict}: Acme Holdings"
-    assert "Decided after a call." in mail.body
-    assert "Dana" in mail.body
-    assert f"/let-go/{case.pk}/" in mail.body
+    for mail in mailoutbox:
+        assert mail.subject == f"Let-go {verdict}: Acme Holdings"
+        assert "Decided after a call." in mail.body
+        assert "Dana" in mail.body
+        assert f"/let-go/{case.pk}/" in mail.body
 
 
 @pytest.mark.parametrize("approve_it", [True, False])
@@ -931,14 +941,16 @@ def test_a_mail_failure_does_not_undo_the_decision(
     def broken(*args, **kwargs):
         raise ConnectionRefusedError("SMTP is down")
 
-    monkeypatch.setattr("advisory.letgo.send_mail", broken)
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", broken)
 
     with django_capture_on_commit_callbacks(execute=True):
         approve(case, admin)
 
     assert fresh(case).status == Status.APPROVED
     assert fresh(case.client).status == Client.Status.FLAGGED
-    assert "Could not send 'Let-go approved: Acme Holdings'" in caplog.text
+    [notification] = Notification.objects.filter(kind="letgo_decided")
+    assert notification.emailed_at is None
+    assert f"Could not send the e-mail for notification {notification.pk}" in caplog.text
 
 
 # --- History: who, when and why, for every step -----------------------------------
