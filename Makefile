@@ -14,13 +14,14 @@ PORT ?= 8000
 PYTHON_CANDIDATES := python3 python3.13 python3.12
 FOUND_PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && echo $(p))))
 
-.PHONY: help install run test lint format migrate clean
+.PHONY: help install run test lint format migrate clean bench
 
 help:
 	@echo "make run     serve Candor with demo data on http://$(HOST):$(PORT), with the task worker"
 	@echo "make test    run the whole test suite (DATABASE_URL picks the database)"
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff's formatting and safe fixes"
+	@echo "make bench   page speed at scale (SCALE=full|small DURATION=10; docs/performance.md)"
 
 $(VENV)/.installed: requirements.txt
 	@if [ -z "$(FOUND_PYTHON)" ]; then \
@@ -62,6 +63,12 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Page speed at scale against DATABASE_URL (local only); see docs/performance.md.
+SCALE ?= full
+DURATION ?= 10
+bench: install
+	SCALE=$(SCALE) DURATION=$(DURATION) $(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache

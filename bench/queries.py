@@ -1,0 +1,151 @@
+"""The benchmark's endpoints, and the SQL queries each one runs.
+
+Run by bench/run.py in its own process with the bench settings and the same
+database as the server (`python -m bench.queries OUT.json`). It picks the
+concrete URLs from the seeded data (the client with the most disagreements,
+the manager's team, a date range that exports about 10,000 rows, an engagement
+to log against), requests each once through Django's test client as the
+user the load generator logs in as, counts the queries with
+CaptureQueriesContext (a streamed CSV is read to the end inside it), and
+writes the endpoint list with the counts as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+from urllib.parse import urlencode
+
+
+def endpoints() -> list[dict]:
+    from django.db.models import Count
+
+    from accounts.models import Team, User
+    from advisory.models import Client, Disagreement, Engagement
+    from advisory.scale import ADVISOR, MANAGER
+
+    manager = User.objects.get(username=MANAGER)
+    advisor = User.objects.get(username=ADVISOR)
+    team = Team.objects.managed_by(manager).order_by("pk").first()
+    visible = Disagreement.objects.visible_to(manager).active()
+    top = (
+        Client.objects.visible_to(manager)
+        .annotate(n=Count("disagreements"))
+        .order_by("-n", "pk")
+        .values_list("pk", "n")
+        .first()
+    )
+    # The day from which the manager's log holds about 10,000 rows.
+    since = (
+        visible.order_by("-occurred_on", "-pk").values_list("occurred_on", flat=True)[9999:10000]
+    ).first() or datetime.date(2000, 1, 1)
+    csv_query = {"format": "csv", "occurred_after": since.isoformat()}
+    csv_rows = visible.filter(occurred_on__gte=since).count()
+    engagement = (
+        Engagement.objects.visible_to(advisor)
+        .active()
+        .filter(lead_advisor=advisor, client__lead_advisor=advisor, client__is_archived=False)
+        .order_by("pk")
+        .first()
+    )
+    search = Client.objects.visible_to(manager).order_by("pk").values_list("name", flat=True)[0]
+    filters = {"severity": "critical", "tone": "hostile", "decision": "proceeded"}
+    form = {
+        "engagement": engagement.pk,
+        "occurred_on": datetime.date.today().isoformat(),
+        "title": "Benchmark: fee cap refused",
+        "topic": "fees",
+        "client_request": "We want the whole job for a fixed fee, whatever the scope.",
+        "recommendation": "Fix the fee for the defined phases and cap the rest.",
+        "rationale": "An open scope under a single fixed fee ends in a dispute.",
+        "severity": "moderate",
+        "tone": "tense",
+        "follow_up_on": "",
+    }
+    m, a = "manager", "advisor"
+    return [
+        {"name": "healthz", "user": None, "path": "/healthz"},
+        {"name": "baseline", "user": m, "path": "/bench/baseline/"},
+        {"name": "home (manager)", "user": m, "path": "/"},
+        {"name": "home (advisor)", "user": a, "path": "/"},
+        {"name": "clients p1", "user": m, "path": "/clients/"},
+        {
+            "name": "clients search",
+            "user": m,
+            "path": "/clients/?" + urlencode({"q": search.split()[0]}),
+        },
+        {
+            "name": "disagreements 3 filters",
+            "user": m,
+            "path": "/disagreements/?" + urlencode(filters),
+        },
+        {
+            "name": "disagreements 3 filters (advisor)",
+            "user": a,
+            "path": "/disagreements/?" + urlencode(filters),
+        },
+        {"name": "health board", "user": m, "path": "/health/"},
+        {"name": "health board team", "user": m, "path": f"/health/?team={team.pk}"},
+        {
+            "name": "client detail (most disagreements)",
+            "user": m,
+            "path": f"/clients/{top[0]}/",
+            "note": f"{top[1]} disagreements",
+        },
+        {
+            "name": "CSV export",
+            "user": m,
+            "path": "/disagreements/?" + urlencode(csv_query),
+            "connections": 1,
+            "note": f"{csv_rows} rows",
+            "rows": csv_rows,
+        },
+        {
+            "name": "POST log disagreement",
+            "user": a,
+            "path": "/disagreements/new/",
+            "method": "POST",
+            "form": form,
+        },
+    ]
+
+
+def count_queries(items: list[dict]) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+    from advisory.scale import ADVISOR, MANAGER
+
+    users = {"manager": MANAGER, "advisor": ADVISOR}
+    for item in items:
+        client = Client()
+        if item["user"]:
+            client.force_login(User.objects.get(username=users[item["user"]]))
+        with CaptureQueriesContext(connection) as queries:
+            if item.get("method") == "POST":
+                response = client.post(item["path"], item["form"])
+            else:
+                response = client.get(item["path"])
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+        item["queries"] = len(queries)
+        item["check_status"] = response.status_code
+        item["check_bytes"] = len(body)
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.bench_settings")
+    import django
+
+    django.setup()
+    items = endpoints()
+    count_queries(items)
+    with open(sys.argv[1], "w") as out:
+        json.dump(items, out, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    main()

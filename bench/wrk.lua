@@ -1,0 +1,22 @@
+-- wrk script for bench/run.py: the method and form body come from the
+-- environment (the session cookie comes with -H), and the summary is printed
+-- as one JSON line that run.py reads (wrk's own --latency output has no p95).
+local method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY")
+
+wrk.method = method
+if body and body ~= "" then
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "bytes": %d, "p50_us": %d, '
+      .. '"p95_us": %d, "p99_us": %d, "mean_us": %.1f, "max_us": %d, "errors_status": %d, '
+      .. '"errors_connect": %d, "errors_read": %d, "errors_write": %d, "errors_timeout": %d}\n',
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    latency.mean, latency.max, e.status, e.connect, e.read, e.write, e.timeout))
+end

@@ -1,0 +1,70 @@
+"""The benchmark's guard rails (bench/run.py); the benchmark itself is `make bench`."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import run
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://postgres:postgres@127.0.0.1:5432/candor_bench_full",
+        "postgresql://me@localhost/candor_bench_small?conn_max_age=60",
+        "postgres://me@[::1]:5432/bench",
+        "postgres://me@%2Fvar%2Frun%2Fpostgresql/bench",
+        "sqlite:///bench.sqlite3",
+    ],
+)
+def test_it_accepts_a_database_on_this_machine(url: str) -> None:
+    assert run.database_url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://candor:secret@db.prod.example.com:5432/candor",
+        "postgres://candor:secret@10.0.3.7/candor",
+        "postgres://candor@127.0.0.1.evil.example/candor",
+    ],
+)
+def test_it_refuses_a_database_elsewhere(url: str) -> None:
+    problem = run.database_url_problem(url)
+    assert problem is not None
+    assert "only runs against a database on this machine" in problem
+
+
+def test_it_refuses_an_unknown_database() -> None:
+    assert "PostgreSQL or SQLite" in run.database_url_problem("mysql://root@localhost/candor")
+
+
+def test_it_stops_before_touching_a_remote_database(monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://candor:secret@db.prod.example.com/candor")
+    monkeypatch.setenv("SCALE", "small")
+    touched = []
+    monkeypatch.setattr(run, "manage", lambda *args, **kwargs: touched.append(args))
+    monkeypatch.setattr(run, "ensure_postgres_database", lambda url: touched.append(url))
+    with pytest.raises(run.BenchError, match=r"db\.prod\.example\.com"):
+        run.main()
+    assert touched == []
+
+
+def test_it_asks_for_persistent_connections() -> None:
+    url = "postgres://p@127.0.0.1/bench"
+    assert run.with_persistent_connections(url) == url + "?conn_max_age=600"
+    assert run.with_persistent_connections(url + "?conn_max_age=60") == url + "?conn_max_age=60"
+
+
+def test_the_verdicts_follow_issue_8s_targets() -> None:
+    items = [
+        {"name": "baseline", "median_ms": 10.0, "queries": 6},
+        {"name": "clients p1", "median_ms": 29.0, "queries": 10},
+        {"name": "health board", "median_ms": 31.0, "queries": 10},
+        {"name": "many queries", "median_ms": 12.0, "queries": 16},
+        {"name": "POST log", "method": "POST", "median_ms": 49.0, "queries": 12},
+        {"name": "CSV export", "median_ms": 2500.0, "queries": 6},
+    ]
+    run.verdicts(items)
+    assert [i["target_met"] for i in items] == [True, True, False, False, True, False]
+    assert "clients p1" in run.table(items)
