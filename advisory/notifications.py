@@ -285,11 +285,13 @@ def _advisor_of(disagreement: Disagreement) -> User:
 
 @transaction.atomic
 def remind_follow_ups(*, today: datetime.date | None = None) -> int:
-    """One reminder per disagreement and follow-up date that has come; a new
-    date is a new reminder. Returns how many notifications were created."""
+    """One reminder per disagreement and follow-up date that has come (in the
+    last `catch_up_days`); a new date is a new reminder. Returns how many
+    notifications were created."""
     today = today or timezone.localdate()
+    since = today - datetime.timedelta(days=settings.CANDOR_NOTIFICATIONS["catch_up_days"])
     created = 0
-    due = _reminder_candidates().open().filter(follow_up_on__lte=today)
+    due = _reminder_candidates().open().filter(follow_up_on__range=(since, today))
     for disagreement in due:
         created += len(
             notify(
@@ -311,16 +313,17 @@ def remind_follow_ups(*, today: datetime.date | None = None) -> int:
 
 @transaction.atomic
 def remind_missing_acknowledgments(*, today: datetime.date | None = None) -> int:
-    """Clients who proceeded against advice a week ago or more and have not
-    acknowledged the risk: one reminder per decision."""
+    """Clients who proceeded against advice a week ago (up to `catch_up_days`
+    more) and have not acknowledged the risk: one reminder per decision."""
     today = today or timezone.localdate()
     grace = settings.CANDOR_NOTIFICATIONS["acknowledgment_grace_days"]
     cutoff = today - datetime.timedelta(days=grace)
+    since = cutoff - datetime.timedelta(days=settings.CANDOR_NOTIFICATIONS["catch_up_days"])
     missing = (
         _reminder_candidates()
         .awaiting_acknowledgment()
         .annotate(decided=Coalesce("decided_on", "occurred_on"))
-        .filter(decided__lte=cutoff)
+        .filter(decided__range=(since, cutoff))
     )
     created = 0
     for disagreement in missing:

@@ -106,7 +106,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite has no row locks: take the write lock when a transaction starts,
     # so two simultaneous saves queue (and the second sees the version
     # conflict) instead of failing with "database is locked".
+    # Write-ahead logging lets pages read while a long write (a large import)
+    # is under way, instead of waiting for it and failing.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
+    DATABASES["default"]["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL;")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache and sessions: Redis when REDIS_URL is set, otherwise process-local
@@ -348,12 +351,15 @@ CANDOR_DEMO_PASSWORD = "candor-demo"
 # Where Candor is reached, for links in e-mails.
 CANDOR_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Notifications (advisory/notifications.py): how often a failed e-mail is tried
-# again and after how long (seconds); how long an unsubscribe link works; and
-# after how many days a missing acknowledgment is chased.
+# again and after how long (seconds); how long an unsubscribe link works; after
+# how many days a missing acknowledgment is chased; and how many days back the
+# daily reminders catch up (days the job did not run), so that a first run
+# does not remind anyone of years of old follow-ups at once.
 CANDOR_NOTIFICATIONS = {
     "email_retry_delays": [60, 300, 1800, 7200],
     "unsubscribe_max_age_days": 90,
     "acknowledgment_grace_days": 7,
+    "catch_up_days": 7,
 }
 
 # Relationship health recipe (advisory/health.py). docs/scoring.md explains every

@@ -258,6 +258,18 @@ def test_a_new_follow_up_date_is_a_new_reminder(dispute, advisor):
     assert Notification.objects.filter(kind=Kind.FOLLOW_UP_DUE).count() == 2
 
 
+def test_an_old_backlog_is_not_reminded_all_at_once(acme_engagement, settings):
+    catch_up = settings.CANDOR_NOTIFICATIONS["catch_up_days"]
+    grace = settings.CANDOR_NOTIFICATIONS["acknowledgment_grace_days"]
+    DisagreementFactory(
+        engagement=acme_engagement, occurred_on=days_ago(400), follow_up_on=days_ago(catch_up + 1)
+    )
+    proceeded(acme_engagement, decided=days_ago(grace + catch_up + 1))
+
+    assert notifications.remind_follow_ups() == 0
+    assert notifications.remind_missing_acknowledgments() == 0
+
+
 def test_a_let_go_clients_follow_ups_remind_nobody(dispute):
     Disagreement.objects.filter(pk=dispute.pk).update(follow_up_on=TODAY())
     Client.objects.filter(pk=dispute.client_id).update(status=Client.Status.LET_GO)
@@ -396,6 +408,8 @@ def test_the_weekly_digest_tells_each_manager_about_their_teams_only_once(
 
     [digest] = Notification.objects.filter(kind=Kind.WEEKLY_DIGEST)
     assert digest.recipient == manager
+    assert digest.body.startswith(f"What happened from {start:%-d %B} to {end:%-d %B %Y} in ")
+    assert "in Corporate Advisory." in digest.body
     assert "Acme Holdings: Healthy → Strained" in digest.body
     assert f"Acme Holdings: {overridden.title}" in digest.body
     assert f"Acme Holdings: {outcome.title} — Advice vindicated" in digest.body
