@@ -312,7 +312,13 @@ HUEY = {
     "name": "candor",
     "immediate": TASKS_IMMEDIATE,
     # The worker: threads suit e-mail sending, which mostly waits on the network.
-    "consumer": {"workers": env.int("HUEY_WORKERS", default=2), "worker_type": "thread"},
+    # An idle worker looks for new work at least every second (huey's default
+    # backs off to 10 s), so a queued import starts about when it is asked for.
+    "consumer": {
+        "workers": env.int("HUEY_WORKERS", default=2),
+        "worker_type": "thread",
+        "max_delay": 1.0,
+    },
 }
 if REDIS_URL:
     HUEY |= {"huey_class": "huey.RedisHuey", "url": REDIS_URL}
