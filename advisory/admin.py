@@ -11,7 +11,15 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
-from advisory.models import Amendment, Client, Comment, Disagreement, Engagement, EvidenceFile
+from advisory.models import (
+    Amendment,
+    Client,
+    Comment,
+    Disagreement,
+    Engagement,
+    EvidenceFile,
+    Notification,
+)
 
 
 class ReadOnlyMixin:
@@ -71,3 +79,15 @@ admin.site.register([Comment, EvidenceFile], ReadOnlyAdmin)
 @admin.register(Amendment)
 class AmendmentAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["disagreement", "field", "amended_by", "amended_at"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """What Candor told whom and whether the e-mail went out (emailed_at, attempts)."""
+
+    list_display = ["title", "recipient", "kind", "delivery", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind", "delivery"]
+    search_fields = ["title", "recipient__username", "event_key"]
+    list_select_related = ["recipient"]
+    raw_id_fields = ["recipient", "client"]
+    date_hierarchy = "created_at"

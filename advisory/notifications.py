@@ -490,15 +490,19 @@ def email_notification(notification_id: int) -> bool:
     The notification is claimed (emailed_at set) before sending and released
     if sending fails, so two runs never both send it.
     """
+    notification = (
+        Notification.objects.select_related("recipient").filter(pk=notification_id).first()
+    )
+    if notification is None:
+        return False
+    user = notification.recipient
+    if not (user.is_active and user.email):
+        return False
     now = timezone.now()
     claimed = Notification.objects.filter(
         pk=notification_id, emailed_at__isnull=True, delivery=Delivery.IMMEDIATE
     ).update(emailed_at=now, email_attempts=F("email_attempts") + 1)
     if not claimed:
-        return False
-    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
-    user = notification.recipient
-    if not (user.is_active and user.email):
         return False
     try:
         _send(

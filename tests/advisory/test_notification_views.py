@@ -14,6 +14,7 @@ from django.urls import reverse
 from advisory import notifications
 from advisory.context_processors import notifications as bell
 from advisory.models import Delivery, Notification, NotificationKind, NotificationPreference
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -352,3 +353,16 @@ def test_a_link_for_someone_who_has_left_is_refused(advisor, client):
 
 def test_the_unsubscribe_page_accepts_only_get_and_post(advisor, client):
     assert client.put(unsubscribe_url(advisor, Kind.BAND_WORSENED)).status_code == 405
+
+
+def test_the_admin_lists_what_was_sent_read_only(client, advisor):
+    superuser = UserFactory(username="root", is_superuser=True, is_staff=True)
+    [notification] = make(advisor)
+    client.force_login(superuser)
+
+    listing = client.get(reverse("admin:advisory_notification_changelist"))
+    add = client.get(reverse("admin:advisory_notification_add"))
+
+    assert listing.status_code == 200
+    assert notification.title in listing.content.decode()
+    assert add.status_code == 403

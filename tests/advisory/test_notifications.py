@@ -592,3 +592,15 @@ def test_nothing_is_queued_when_the_change_rolls_back(
 def test_the_tasks_run_on_hueys_backend(settings):
     assert settings.TASKS["default"]["BACKEND"] == "huey.contrib.djhuey.tasks_backend.HueyBackend"
     assert HUEY.immediate
+
+
+def test_someone_without_an_address_by_sending_time_is_not_marked_emailed(scored, advisor):
+    [notification] = notifications.notify(
+        kind=Kind.BAND_WORSENED, event_key="test", recipients=[advisor], title="Test", client=scored
+    )
+    advisor.email = ""
+    advisor.save()
+
+    assert send_notification_email.call(notification_id=notification.pk) == "nothing to send"
+    notification.refresh_from_db()
+    assert (notification.emailed_at, notification.email_attempts) == (None, 0)
