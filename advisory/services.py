@@ -43,7 +43,6 @@ class EditConflict(Exception):
         self.current = current
 
 
-@transaction.atomic
 def record_save(
     instance: Versioned,
     *,
@@ -65,34 +64,39 @@ def record_save(
     row here: that related records exist, uniqueness, and that no client
     concerned is let go. The field rules and `clean()` still run, and the
     database's own constraints still refuse anything that slipped through.
+    Such a writer must run in a transaction and not go on after an error.
     """
-    if instance.pk:
-        current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
-        if expected_version is not None and current.version != expected_version:
-            raise EditConflict(current)
-        if getattr(current, "is_archived", False) and instance.is_archived:
-            raise ValidationError("This record is archived: restore it before changing it.")
-        if isinstance(instance, Client) and current.status == instance.status == LET_GO:
-            raise ValidationError(
-                f"{current} has been let go: its records are read-only. "
-                "An administrator can reinstate the client."
-            )
-        if isinstance(instance, Disagreement) and not amending:
-            _refuse_locked_changes(current, instance)
-        instance.version = current.version + 1
-    if prechecked:
-        relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
-        instance.full_clean(exclude=relations, validate_constraints=False)
-    else:
-        if isinstance(instance, Engagement | Disagreement):
-            refuse_if_let_go(instance.client if instance.client_id else instance.engagement.client)
-        instance.full_clean()
-    instance._history_user = by
-    instance._change_reason = reason.strip() or None
-    instance.save()
-    if isinstance(instance, Disagreement):
-        health_refresh(instance.client)
-    return instance
+    # A bulk writer rolls back as a whole on any error: no savepoint per row.
+    with transaction.atomic(savepoint=not prechecked):
+        if instance.pk:
+            current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
+            if expected_version is not None and current.version != expected_version:
+                raise EditConflict(current)
+            if getattr(current, "is_archived", False) and instance.is_archived:
+                raise ValidationError("This record is archived: restore it before changing it.")
+            if isinstance(instance, Client) and current.status == instance.status == LET_GO:
+                raise ValidationError(
+                    f"{current} has been let go: its records are read-only. "
+                    "An administrator can reinstate the client."
+                )
+            if isinstance(instance, Disagreement) and not amending:
+                _refuse_locked_changes(current, instance)
+            instance.version = current.version + 1
+        if prechecked:
+            relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
+            instance.full_clean(exclude=relations, validate_constraints=False)
+        else:
+            if isinstance(instance, Engagement | Disagreement):
+                refuse_if_let_go(
+                    instance.client if instance.client_id else instance.engagement.client
+                )
+            instance.full_clean()
+        instance._history_user = by
+        instance._change_reason = reason.strip() or None
+        instance.save()
+        if isinstance(instance, Disagreement):
+            health_refresh(instance.client)
+        return instance
 
 
 def _refuse_locked_changes(current: Disagreement, instance: Disagreement) -> None:
@@ -160,7 +164,7 @@ def engagement_save(
 ) -> Engagement:
     """Save an engagement and its members as one change in its history."""
     created = engagement.pk is None
-    with transaction.atomic():
+    with transaction.atomic(savepoint=not prechecked):
         engagement.skip_history_when_saving = True
         try:
             record_save(

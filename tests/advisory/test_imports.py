@@ -869,9 +869,9 @@ def test_storing_queries_a_fixed_number_per_row(manager, advisor, django_assert_
     result = plan("clients", csv_bytes(rows), manager)
     assert result.ok, result.problems
 
-    # Per row: the client, its history entry and the service's savepoint
-    # (two statements); once: the name check, the chain's last hash and insert.
-    with django_assert_max_num_queries(4 * 40 + 6):
+    # Per row: the client and its history entry; once: the name check, the
+    # chain's last hash and its insert.
+    with django_assert_max_num_queries(2 * 40 + 6):
         imports.apply_plan(result, by=manager, filename="many.csv")
 
     assert Client.objects.filter(name__startswith="Client ").count() == 40
