@@ -65,6 +65,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Refused requests (401/403/404) to the security log (accounts/audit.py).
+    "accounts.audit.DeniedRequestLogMiddleware",
+    "accounts.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -147,7 +150,10 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -242,6 +248,13 @@ if SECURE_SSL:
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Pages carry the CSRF token themselves (forms, htmx's hx-headers); no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+# A session ends after this long without a request (accounts/middleware.py
+# moves the expiry forward at most once a minute while it is in use).
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=120) * 60
 X_FRAME_OPTIONS = "DENY"
 # Everything is served from our own origin; scripts need the per-request nonce.
 SECURE_CSP = {
@@ -250,7 +263,7 @@ SECURE_CSP = {
     "style-src": [CSP.SELF],
     "img-src": [CSP.SELF, "data:"],
     "object-src": [CSP.NONE],
-    "base-uri": [CSP.SELF],
+    "base-uri": [CSP.NONE],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
@@ -349,11 +362,14 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # The worker (run_huey) adds a handler of its own unless huey's logger has one.
         "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Refused requests and log-in attempts (accounts/audit.py), whatever LOG_LEVEL says.
+        "candor.security": {"level": "INFO"},
     },
 }
 
 # Candor's own settings.
-CANDOR_DEMO_PASSWORD = "candor-demo"
+# At least 12 characters, like every other password (AUTH_PASSWORD_VALIDATORS).
+CANDOR_DEMO_PASSWORD = "candor-demo-pass"
 # Where Candor is reached, for links in e-mails.
 CANDOR_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Notifications (advisory/notifications.py): how often a failed e-mail is tried

@@ -47,7 +47,7 @@ def test_it_creates_two_teams_and_four_users_with_their_roles(settings, people_o
         "manager": Role.MANAGER,
         "admin": Role.ADMIN,
     }
-    assert User.objects.get(username="advisor").check_password("candor-demo")
+    assert User.objects.get(username="advisor").check_password("candor-demo-pass")
     assert User.objects.get(username="admin").is_staff
 
 

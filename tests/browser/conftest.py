@@ -78,7 +78,7 @@ def _role_groups(transactional_db) -> None:
 
 @pytest.fixture
 def demo() -> None:
-    """The demo teams and users (password candor-demo), without the records."""
+    """The demo teams and users (password candor-demo-pass), without the records."""
     seed_people()
 
 

@@ -28,7 +28,7 @@ def test_an_advisor_logs_a_disagreement_and_records_decision_and_outcome(
     live_server, page: Page, harbour, console_errors
 ):
     today = timezone.localdate().isoformat()
-    log_in(page, live_server.url, "advisor", "candor-demo")
+    log_in(page, live_server.url, "advisor", "candor-demo-pass")
 
     # From the client's page, "Log disagreement" preselects its engagement.
     page.goto(f"{live_server.url}{harbour.get_absolute_url()}")

@@ -18,7 +18,7 @@ def test_a_manager_opens_the_board_and_reads_why_a_client_is_adversarial(
 ):
     seed_records()
     page.emulate_media(reduced_motion="reduce")
-    log_in(page, live_server.url, "manager", "candor-demo")
+    log_in(page, live_server.url, "manager", "candor-demo-pass")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Health").click()
     expect(page.get_by_role("heading", name="Relationship health")).to_be_visible()

@@ -49,7 +49,7 @@ def test_an_admin_approves_offboards_and_the_client_is_let_go(
     live_server, page: Page, proposal, console_errors
 ):
     page.emulate_media(reduced_motion="reduce")
-    log_in(page, live_server.url, "admin", "candor-demo")
+    log_in(page, live_server.url, "admin", "candor-demo-pass")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Let-go review").click()
     page.get_by_role("link", name="Castellan Hotels Group").first.click()

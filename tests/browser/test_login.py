@@ -20,7 +20,7 @@ def log_in(page: Page, base_url: str, username: str, password: str) -> None:
 def test_a_demo_advisor_logs_in_and_sees_the_dashboard(
     live_server, page: Page, demo, console_errors
 ):
-    log_in(page, live_server.url, "advisor", "candor-demo")
+    log_in(page, live_server.url, "advisor", "candor-demo-pass")
 
     expect(page).to_have_url(f"{live_server.url}/")
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
@@ -34,7 +34,7 @@ def test_a_demo_advisor_logs_in_and_sees_the_dashboard(
 
 
 def test_a_manager_sees_letgo_review_in_the_navigation(live_server, page: Page, demo):
-    log_in(page, live_server.url, "manager", "candor-demo")
+    log_in(page, live_server.url, "manager", "candor-demo-pass")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Let-go review").click()
     expect(page.get_by_role("heading", name="Let-go review")).to_be_visible()
 
@@ -48,6 +48,6 @@ def test_a_wrong_password_shows_the_error(live_server, page: Page, demo):
 
 
 def test_logging_out_returns_to_the_login_page(live_server, page: Page, demo):
-    log_in(page, live_server.url, "advisor", "candor-demo")
+    log_in(page, live_server.url, "advisor", "candor-demo-pass")
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("button", name="Log in")).to_be_visible()

@@ -9,7 +9,7 @@ from advisory.demo import USERS, seed_people, seed_records
 
 class Command(BaseCommand):
     help = (
-        "Create the demo teams and users (password 'candor-demo') and about forty "
+        "Create the demo teams and users (password 'candor-demo-pass') and about forty "
         "clients with two years of engagements and disagreements. Safe to run again: "
         "what exists is kept. Refuses to run with DEBUG off unless --force."
     )
