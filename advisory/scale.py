@@ -17,6 +17,7 @@ Seed rows are recognisable: usernames start with `scale-`, team names with
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import io
 import json
@@ -247,6 +248,7 @@ class _Firm:
         self.names: set[str] = {n.lower() for n in Client.objects.values_list("name", flat=True)}
         # Fitting disputes per (service line, kind), with the demo's weights.
         self.disputes: dict[tuple[str, str], tuple[list[Dispute], list[float]]] = {}
+        self.mornings: dict[datetime.date, datetime.datetime] = {}
 
     # People --------------------------------------------------------------------
 
@@ -342,6 +344,12 @@ class _Firm:
             weight *= crng.lognormvariate(0, 0.6)
             specs.append((crng, team, lead, trajectory, kind, since, first, weight))
         counts = _share(self.disagreement_count, [s[-1] for s in specs], rng)
+        # The busiest client is on the biggest team, so the bench's manager sees it.
+        busiest = max(range(len(counts)), key=counts.__getitem__)
+        crng, team, lead, *rest = specs[busiest]
+        if team != 0:
+            lead = max(workers[0], key=lambda p: lead_weight[p.pk])
+            specs[busiest] = (crng, 0, lead, *rest)
 
         for number, (spec, count) in enumerate(zip(specs, counts, strict=True)):
             crng, team, lead, trajectory, kind, since, first, _weight = spec
@@ -420,10 +428,13 @@ class _Firm:
         raise RuntimeError("Ran out of client names; seed fewer clients.")
 
     def moment(self, rng: random.Random, day: datetime.date) -> datetime.datetime:
-        at = datetime.datetime.combine(day, datetime.time(9)) + datetime.timedelta(
-            minutes=rng.randint(0, 480)
-        )
-        return min(timezone.make_aware(at, datetime.UTC), self.now)
+        """A working-hours moment on `day` (UTC), never in the future."""
+        morning = self.mornings.get(day)
+        if morning is None:
+            morning = datetime.datetime(day.year, day.month, day.day, 9, tzinfo=datetime.UTC)
+            self.mornings[day] = morning
+        at = morning + datetime.timedelta(minutes=rng.randint(0, 480))
+        return at if at < self.now else self.now
 
     # Engagements ---------------------------------------------------------------
 
@@ -608,17 +619,25 @@ class _Firm:
         of each of the last `snapshot_months` months where it changed (as the
         nightly job would have kept them; scored from today's records)."""
         weights = self.weights
-        now = health.score(facts, as_of=self.today, weights=weights)
-        then = health.score(facts, as_of=health.trend_start(self.today, weights), weights=weights)
+        # Only what can count on a day goes to the score (a year back from it):
+        # the same result, a fraction of the work.
+        facts.sort(key=lambda f: f.occurred_on)
+        dates = [f.occurred_on for f in facts]
+        reach = datetime.timedelta(days=weights["ignore_after_days"])
+
+        def score(day: datetime.date) -> health.Health:
+            window = facts[bisect.bisect_left(dates, day - reach) : bisect.bisect_right(dates, day)]
+            return health.score(window, as_of=day, weights=weights)
+
+        now = score(self.today)
+        then = score(health.trend_start(self.today, weights))
         days = [_month_end(self.today, back) for back in range(self.snapshot_months, 0, -1)] + [
             self.today
         ]
         if self.snapshot_months:
             previous = None
             for day in days:
-                state = (
-                    now if day == self.today else health.score(facts, as_of=day, weights=weights)
-                )
+                state = now if day == self.today else score(day)
                 if previous is None or (state.score, state.band) != previous:
                     components = {
                         "total_friction": round(state.total_friction, 4),

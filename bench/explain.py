@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 
 
 def main() -> None:
@@ -42,6 +43,7 @@ def main() -> None:
         client = Client()
         if item["user"]:
             client.force_login(User.objects.get(username=users[item["user"]]))
+        started = time.perf_counter()
         with CaptureQueriesContext(connection) as captured:
             if item.get("method") == "POST":
                 response = client.post(item["path"], item["form"])
@@ -49,9 +51,13 @@ def main() -> None:
                 response = client.get(item["path"])
             if response.streaming:
                 b"".join(response.streaming_content)
+        wall = time.perf_counter() - started
         queries = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))
         total = sum(float(q["time"]) for q in queries)
-        print(f"\n=== {item['name']} {item['path']} — {len(queries)} queries, {total:.3f} s")
+        print(
+            f"\n=== {item['name']} {item['path']} — {len(queries)} queries, "
+            f"{total:.3f} s in SQL of {wall:.3f} s in all"
+        )
         for query in queries[: args.top]:
             print(f"  {float(query['time']):.3f} s  {query['sql'][:600]}")
         slowest = next((q for q in queries if q["sql"].lstrip().upper().startswith("SELECT")), None)

@@ -109,6 +109,8 @@ def endpoints() -> list[dict]:
             "method": "POST",
             "form": form,
         },
+        # The floor again at the end: the machine's load drifts during a run.
+        {"name": "baseline (end)", "user": m, "path": "/bench/baseline/"},
     ]
 
 
