@@ -54,6 +54,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.security.html import inline_code
 
 ANONYMOUS = "anonymous"
 ADVISOR, MANAGER, ADMIN = Role.ADVISOR.value, Role.MANAGER.value, Role.ADMIN.value
@@ -486,6 +487,9 @@ def test_walk(walk, key, role):
             assert status in (403, 405), f"{where}, expected 403 (role too low)"
         else:
             assert status in (403, 404, 405), f"{where}, expected 403 or 404"
+        if status == 200 and response["Content-Type"].startswith("text/html"):
+            problems = inline_code(body.decode())
+            assert not problems, f"{where}: inline code the CSP refuses: {problems}"
         if 200 <= status < 300:
             outside = {
                 "advisor": walk.other_team_names,
@@ -494,6 +498,42 @@ def test_walk(walk, key, role):
                 "other_manager": walk.team_names,
             }.get(role, [])
             assert not shows(body, outside), f"{where} shows {shows(body, outside)}"
+
+
+# --- CSRF ----------------------------------------------------------------------------
+
+
+def fingerprint() -> dict[str, tuple]:
+    """Rows per table (and the highest id), unread notifications, active tokens:
+    what any change through the pages would move."""
+    found = {}
+    for model in apps.get_models():
+        rows = model._default_manager.all()
+        found[model._meta.label] = (rows.count(), rows.order_by("-pk").values_list("pk").first())
+    found["unread"] = (Notification.objects.unread().count(),)
+    found["active tokens"] = (ApiToken.objects.active().count(),)
+    return found
+
+
+@pytest.mark.parametrize("key", [p.key for p in SITE])
+def test_posts_without_a_csrf_token_are_refused_and_change_nothing(walk, key):
+    """Each page, POSTed by someone who may use it, from a browser that sends
+    no CSRF token: 403 (405 where the page takes no POST), nothing changed."""
+    min_role, record = PAGES[key]
+    role = next(
+        person
+        for person in ("advisor", "manager", "admin")
+        if RANK[PEOPLE[person]] >= RANK[min_role]
+        and (record is None or person in SCOPE[record])
+        and person in ONLY.get(key, {person})
+    )
+    url = reverse(key, kwargs=kwargs_for(record, walk))
+    browser = BrowserClient(enforce_csrf_checks=True)
+    browser.cookies[settings.SESSION_COOKIE_NAME] = walk.sessions[role]
+    before = fingerprint()
+    response, _body = send(browser, "POST", url)
+    assert response.status_code in (403, 405), f"POST {url} as {role}: {response.status_code}"
+    assert fingerprint() == before, f"POST {url} as {role} changed something"
 
 
 # --- The admin site --------------------------------------------------------------------
