@@ -266,7 +266,9 @@ class _Firm:
         for t in range(team_count):
             name = MANAGER if t == 0 else f"{PREFIX}manager-{t + 1:02}"
             specs.append((name, Role.MANAGER, t))
-        team_of_advisor = rng.choices(range(team_count), self.team_weights, k=advisor_count - 1)
+        # Advisors in proportion to each team's clients (the bench advisor is the first team's).
+        per_team = _share(advisor_count - 1, self.team_weights, rng)
+        team_of_advisor = [t for t, n in enumerate(per_team) for _ in range(n)]
         specs.append((ADVISOR, Role.ADVISOR, 0))
         specs += [
             (f"{PREFIX}advisor-{n + 2:04}", Role.ADVISOR, t) for n, t in enumerate(team_of_advisor)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from io import StringIO
 
 import pytest
@@ -40,6 +41,11 @@ def test_it_builds_a_small_firm() -> None:
     assert User.objects.get(username=ADVISOR).check_password("bench-pass")
     manager = User.objects.get(username=MANAGER)
     assert Client.objects.visible_to(manager).count() == 20
+    # The bench's advisor leads the most clients, and the busiest one.
+    leads = Counter(Client.objects.values_list("lead_advisor__username", flat=True))
+    assert leads.most_common(1)[0][0] == ADVISOR
+    busiest = Client.objects.annotate(n=Count("disagreements")).order_by("-n").first()
+    assert busiest.lead_advisor.username == ADVISOR
 
 
 def test_it_uses_the_demos_mix_over_five_years() -> None:
