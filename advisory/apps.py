@@ -6,6 +6,7 @@ class AdvisoryConfig(AppConfig):
     verbose_name = "Advisory"
 
     def ready(self) -> None:
+        from django.db.models.signals import pre_save
         from simple_history.signals import (
             post_create_historical_m2m_records,
             post_create_historical_record,
@@ -21,3 +22,5 @@ class AdvisoryConfig(AppConfig):
         post_create_historical_record.connect(
             chain.on_history_created, dispatch_uid="advisory.chain.entry"
         )
+        # Restoring a backup (loaddata) writes no new history (see chain.on_raw_save).
+        pre_save.connect(chain.on_raw_save, dispatch_uid="advisory.chain.raw")

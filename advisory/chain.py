@@ -289,6 +289,19 @@ def on_history_created(sender, *, history_instance, **kwargs) -> None:
             waiting.append((history_instance, m2m))
 
 
+def on_raw_save(sender, *, instance, raw: bool = False, **kwargs) -> None:
+    """Restoring a backup (`loaddata`, which saves with raw=True) brings the
+    history entries and their links back as they were, and must write none.
+
+    simple-history writes no entry for the raw save itself, but would write a
+    "changed" entry for each many-to-many field loaddata sets right after it
+    (an engagement's members, a let-go case's evidence): changes nobody made,
+    dated the day of the restore. Its own flag on the instance stops that.
+    """
+    if raw:
+        instance.skip_history_when_saving = True
+
+
 # --- Verifying ---------------------------------------------------------------------
 
 
