@@ -439,8 +439,9 @@ def send(browser: BrowserClient, method: str, url: str):
         response = browser.post(url, "{}", content_type="application/json")
     else:
         response = browser.post(url, {})
+    # Reading a file response to the end closes it (the test client then closes it
+    # as a server would; closing it again here would close the database connection).
     body = b"".join(response.streaming_content) if response.streaming else response.content
-    response.close()
     return response, body
 
 
