@@ -316,9 +316,9 @@ class _Firm:
             t: [p for p in people if p.team == t and p.role != Role.ADMIN]
             for t in range(len(teams))
         }
-        # How much each person leads: the bench advisor three times the usual.
+        # How much each person leads: the bench advisor five times the usual.
         lead_weight = {
-            p.pk: 3.0 if p.username == ADVISOR else 0.4 if p.role == Role.MANAGER else
+            p.pk: 5.0 if p.username == ADVISOR else 0.4 if p.role == Role.MANAGER else
             rng.lognormvariate(0, 0.35)
             for p in people
         }  # fmt: skip
