@@ -17,7 +17,7 @@ import pytest
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
-from django.db import models
+from django.db import connection, models
 
 from advisory import chain
 from advisory.demo import seed_people, seed_records
@@ -88,6 +88,9 @@ def _fresh_content_types():
 
 
 def empty_database() -> None:
+    # Inside the test's transaction PostgreSQL refuses to TRUNCATE tables with
+    # foreign key checks still pending; run them now (a real restore has none).
+    connection.check_constraints()
     call_command("flush", interactive=False, verbosity=0)
     ContentType.objects.clear_cache()
 
