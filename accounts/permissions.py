@@ -52,15 +52,19 @@ def scope[M: models.Model](
         return queryset.none()
     if role == Role.ADMIN:
         return queryset
+    # One condition per way of being in scope, each answerable from an index
+    # on its own. A lookup through a to-many relation becomes its own
+    # subquery (joining would repeat rows, and one join OR-ing every way
+    # makes the database read all engagements and their members every time).
+    model = queryset.model
     allowed = Q()
     for lookup in people:
-        allowed |= Q(**{lookup: user})
+        if _is_multivalued(model, lookup):
+            allowed |= Q(pk__in=model._base_manager.filter(**{lookup: user}).values("pk"))
+        else:
+            allowed |= Q(**{lookup: user})
     if role == Role.MANAGER:
         allowed |= Q(**{f"{team}__in": Team.objects.filter(managers=user)})
-    if any(_is_multivalued(queryset.model, lookup) for lookup in people):
-        # A lookup through a to-many relation would repeat rows; filter by
-        # primary key through a subquery instead of joining.
-        return queryset.filter(pk__in=queryset.model._base_manager.filter(allowed).values("pk"))
     return queryset.filter(allowed)
 
 

@@ -281,6 +281,17 @@ class DisagreementQuerySet(models.QuerySet):
         return self.exclude(Disagreement.open_q())
 
 
+# What "open" means (Disagreement.open_q()): still waiting for the client's
+# decision, the acknowledgment of a decision against advice, or the outcome.
+# Written with the stored values so that the partial index on open
+# disagreements (Disagreement.Meta) can use it before the class exists.
+DISAGREEMENT_OPEN = (
+    Q(decision="pending")
+    | (Q(decision="proceeded") & ~Q(risk_acknowledged=True))
+    | Q(decision__in=["accepted", "compromise", "proceeded"], verdict="pending")
+)
+
+
 class Disagreement(models.Model):
     class Topic(models.TextChoices):
         SCOPE = "scope", "Scope"
@@ -403,6 +414,13 @@ class Disagreement(models.Model):
                 condition=Q(follow_up_on__isnull=False, is_archived=False),
                 name="disagreement_follow_up_idx",
             ),
+            # Open items and follow-ups per client (home pages, reminders):
+            # a small fraction of a long log.
+            models.Index(
+                fields=["client", "follow_up_on"],
+                condition=DISAGREEMENT_OPEN & Q(is_archived=False),
+                name="disagreement_open_idx",
+            ),
         ]
         permissions = [("review_disagreement", "Can mark a disagreement reviewed")]
 
@@ -419,14 +437,7 @@ class Disagreement(models.Model):
 
     @staticmethod
     def open_q() -> Q:
-        return (
-            Q(decision=Disagreement.Decision.PENDING)
-            | (Q(decision=Disagreement.Decision.PROCEEDED) & ~Q(risk_acknowledged=True))
-            | Q(
-                decision__in=Disagreement.DECISIONS_WITH_OUTCOME,
-                verdict=Disagreement.Verdict.PENDING,
-            )
-        )
+        return DISAGREEMENT_OPEN
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
