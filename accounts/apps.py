@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and teams"
 
     def ready(self) -> None:
-        from accounts import audit  # noqa: F401  (connects the log-in signal receivers)
+        # Connect the log-in signal receivers.
+        from accounts import audit, middleware  # noqa: F401

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 # Moving the expiry costs a write of the session; once a minute is precise enough.
@@ -32,3 +34,12 @@ class SessionIdleTimeoutMiddleware:
             if now - session.get(TOUCHED_KEY, 0) >= TOUCH_EVERY:
                 session[TOUCHED_KEY] = now  # marks it modified: saved with a new expiry
         return self.get_response(request)
+
+
+@receiver(user_logged_in, dispatch_uid="candor.session_idle.logged_in")
+def _stamp_new_session(sender, request: HttpRequest | None, **kwargs) -> None:
+    # Logging in saves the session (and its expiry) anyway: the first minute's
+    # requests need not save it again.
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[TOUCHED_KEY] = int(time.time())

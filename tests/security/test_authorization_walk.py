@@ -2,24 +2,27 @@
 
 The patterns come from the URLconf itself (`discover()` walks every include),
 so a new page cannot be forgotten: `test_every_url_pattern_is_walked` fails,
-naming it, until it is added to PAGES (who may use it, which record its URL
-names), to ADMIN_SITE's rules or, with a reason, to PUBLIC.
+naming it, until it is added to PAGES (the lowest role that may use it, the
+record its URL names) or, with a reason, to PUBLIC. Patterns under /admin/ are
+walked by the admin site's own rule (admins only) without a list.
 
 Each page is requested with GET and then POST (an empty form; an empty JSON
-object for the API; CSRF checks off here, tests/security/test_csrf.py checks
-them) by six people, with records of two teams:
+object for the API; CSRF checks off: `test_posts_without_a_csrf_token_...`
+below and test_csrf.py check those) by anonymous and five people, with
+records of two teams:
 
 - anonymous: sent to log in (the API answers 401), or 405 for a method the
   page does not take;
 - the team's advisor (alice), its manager (charlie) and an admin (dana), for
-  whom the records are in scope: never 403/404/500 when their role suffices,
+  whom the records are in scope: never 401/403/404 when their role suffices,
   403 when it does not;
 - an advisor (bob) and a manager (erin) of the other team: 404 for the team's
   records (or 403 when their role would not suffice anyway), never a 2xx or
   3xx answer for them.
 
-Nobody ever gets a 5xx, and no 2xx answer to someone outside a team shows that
-team's client, engagement or disagreement names.
+Nobody ever gets a 5xx; no 2xx answer shows someone the names of another
+team's clients, engagements or disagreements; and no HTML page carries inline
+code the Content-Security-Policy would refuse.
 """
 
 from __future__ import annotations

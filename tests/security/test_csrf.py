@@ -30,8 +30,9 @@ NEW_CLIENT = {
 
 
 @pytest.fixture
-def browser(advisor) -> BrowserClient:
-    """A browser that gets CSRF checks, as real ones do."""
+def web(advisor) -> BrowserClient:
+    """A browser that gets CSRF checks, as real ones do. (Not `browser`:
+    pytest-playwright's fixture of that name would run these in Chromium.)"""
     browser = BrowserClient(enforce_csrf_checks=True)
     browser.force_login(advisor)
     return browser
@@ -43,28 +44,28 @@ def token(browser: BrowserClient, page: str) -> str:
     return browser.cookies[settings.CSRF_COOKIE_NAME].value
 
 
-def test_creating_a_client_needs_the_token(browser, advisor):
+def test_creating_a_client_needs_the_token(web, advisor):
     data = {**NEW_CLIENT, "lead_advisor": advisor.pk}
-    refused = browser.post(reverse("client-create"), data)
+    refused = web.post(reverse("client-create"), data)
     assert refused.status_code == 403
     assert not Client.objects.filter(name="Globex").exists()
 
-    data["csrfmiddlewaretoken"] = token(browser, reverse("client-create"))
-    assert browser.post(reverse("client-create"), data).status_code == 302
+    data["csrfmiddlewaretoken"] = token(web, reverse("client-create"))
+    assert web.post(reverse("client-create"), data).status_code == 302
     assert Client.objects.filter(name="Globex").exists()
 
 
-def test_a_comment_needs_the_token(browser, dispute):
+def test_a_comment_needs_the_token(web, dispute):
     url = reverse("comment-create", args=[dispute.pk])
-    assert browser.post(url, {"body": "Forged."}).status_code == 403
+    assert web.post(url, {"body": "Forged."}).status_code == 403
     assert not Comment.objects.exists()
-    csrf = token(browser, dispute.get_absolute_url())
-    assert browser.post(url, {"body": "Mine.", "csrfmiddlewaretoken": csrf}).status_code == 302
+    csrf = token(web, dispute.get_absolute_url())
+    assert web.post(url, {"body": "Mine.", "csrfmiddlewaretoken": csrf}).status_code == 302
     assert Comment.objects.get().body == "Mine."
 
 
-def test_archiving_needs_the_token(browser, acme):
-    response = browser.post(
+def test_archiving_needs_the_token(web, acme):
+    response = web.post(
         reverse("client-archive", args=[acme.pk]),
         {"archive": "true", "reason": "Forged", "version": acme.version},
     )
@@ -74,22 +75,22 @@ def test_archiving_needs_the_token(browser, acme):
     assert acme.history.count() == 1
 
 
-def test_the_refusal_page_says_what_happened_in_the_sites_own_style(browser, acme):
-    response = browser.post(reverse("client-archive", args=[acme.pk]))
+def test_the_refusal_page_says_what_happened_in_the_sites_own_style(web, acme):
+    response = web.post(reverse("client-archive", args=[acme.pk]))
     assert response.status_code == 403
     page = response.content.decode()
     assert "Nothing was saved" in page and "security token (CSRF)" in page
     assert inline_code(page) == []  # Django's own failure page has an inline <style>
 
 
-def test_issuing_an_api_token_needs_the_token(browser):
-    assert browser.post(reverse("profile"), {"name": "Forged"}).status_code == 403
+def test_issuing_an_api_token_needs_the_token(web):
+    assert web.post(reverse("profile"), {"name": "Forged"}).status_code == 403
     assert not ApiToken.objects.exists()
 
 
-def test_the_api_with_the_browser_session_needs_the_token(browser, advisor):
+def test_the_api_with_the_browser_session_needs_the_token(web, advisor):
     body = json.dumps({**NEW_CLIENT, "name": "Initech"})
-    response = browser.post("/api/clients/", body, content_type="application/json")
+    response = web.post("/api/clients/", body, content_type="application/json")
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     assert not Client.objects.filter(name="Initech").exists()
