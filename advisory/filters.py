@@ -221,11 +221,21 @@ class DisagreementFilter(ScopedFilterSet):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.filters["client"].queryset = Client.objects.visible_to(self.user)
-        self.filters["engagement"].queryset = Engagement.objects.visible_to(
-            self.user
-        ).select_related("client")
+        self.filters["engagement"].queryset = self._engagement_choices()
+        self.filters["engagement"].extra["help_text"] = "Choose a client first."
         self.filters["advisor"].queryset = User.objects.visible_to(self.user)
         self.filters["team"].queryset = Team.objects.visible_to(self.user)
+
+    def _engagement_choices(self) -> QuerySet[Engagement]:
+        """The chosen client's engagements (or the one asked for by id), not
+        every engagement in scope: a firm's log has tens of thousands."""
+        engagements = Engagement.objects.visible_to(self.user).select_related("client")
+        client, engagement = (str(self.data.get(name, "")) for name in ("client", "engagement"))
+        if client.isdigit():
+            return engagements.filter(client_id=client)
+        if engagement.isdigit():
+            return engagements.filter(pk=engagement)
+        return engagements.none()
 
     def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # The choices are DisagreementQuerySet methods of the same names.

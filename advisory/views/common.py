@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from django import forms
 from django.contrib import messages
@@ -19,10 +20,37 @@ from advisory.history import history_entries
 from advisory.services import EditConflict, record_set_archived
 
 PAGE_SIZE = 25
+COUNT_UP_TO = 1000  # rows counted at least; beyond, lists say "more than 1,000"
+
+
+class CappedPaginator(Paginator):
+    """A paginator that counts only as far as the page asked for needs.
+
+    An exact COUNT(*) reads every matching row, which on a long log costs
+    more than the page itself. This counts at most `limit + 1` rows (at least
+    COUNT_UP_TO, and up to one row past the requested page, so Next always
+    works); when there are more, `exact` is False, the list says "more than
+    <limit>", and Last is not offered.
+    """
+
+    def __init__(self, object_list, per_page: int, *, page: str | None) -> None:
+        super().__init__(object_list, per_page)
+        wanted = int(page) if page and page.isdigit() else 1
+        self.limit = max(COUNT_UP_TO, wanted * per_page)
+        self.exact = True
+
+    @cached_property
+    def count(self) -> int:
+        if not isinstance(self.object_list, models.QuerySet):
+            return super().count
+        counted = self.object_list[: self.limit + 1].count()
+        self.exact = counted <= self.limit
+        return counted
 
 
 def paginate(request: HttpRequest, queryset: models.QuerySet, per_page: int = PAGE_SIZE) -> Page:
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    page = request.GET.get("page")
+    return CappedPaginator(queryset, per_page, page=page).get_page(page)
 
 
 def wants_csv(request: HttpRequest) -> bool:

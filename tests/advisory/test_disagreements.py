@@ -21,6 +21,7 @@ from advisory.services import (
     disagreement_record_decision,
     record_save,
 )
+from advisory.views import common
 from advisory.views.common import PAGE_SIZE
 from tests.factories import (
     ClientFactory,
@@ -1217,3 +1218,38 @@ def test_the_history_shows_who_changed_what_and_why(client, advisor, manager, di
     assert "by Alice Tester" in page
     assert "by Charlie Tester" in page
     assert "Proceeded against advice" in page
+
+
+def test_a_long_list_counts_only_as_far_as_it_needs(client, advisor, acme_engagement, monkeypatch):
+    monkeypatch.setattr(common, "COUNT_UP_TO", PAGE_SIZE * 2)
+    for n in range(PAGE_SIZE * 2 + 3):
+        DisagreementFactory(engagement=acme_engagement, title=f"Row {n:03d}")
+    client.force_login(advisor)
+
+    first = client.get(reverse("disagreement-list")).content.decode()
+    assert f"{PAGE_SIZE} of more than {PAGE_SIZE * 2} disagreements" in first
+    assert ">Last<" not in first  # the last page is not known
+    assert "Page 1 of" not in first
+
+    # Asking for a later page counts one row past it, so Next keeps working,
+    # and the count is exact once the end is within reach.
+    third = client.get(reverse("disagreement-list"), {"page": 3}).content.decode()
+    assert f"of {PAGE_SIZE * 2 + 3} disagreements" in third
+    assert "Page 3 of 3" in third
+    assert len(titles(client.get(reverse("disagreement-list"), {"page": 3}))) == 3
+
+
+def test_the_engagement_filter_offers_the_chosen_clients_engagements_only(
+    client, advisor, acme, acme_engagement
+):
+    other = EngagementFactory(client=ClientFactory(lead_advisor=advisor), title="Elsewhere")
+    client.force_login(advisor)
+
+    def offered(query: dict) -> set[str]:
+        page = client.get(reverse("disagreement-list"), query).content.decode()
+        select = re.search(r'<select name="engagement".*?</select>', page, re.S).group(0)
+        return set(re.findall(r'<option value="(\d+)"', select))
+
+    assert offered({}) == set()  # "Choose a client first."
+    assert offered({"client": acme.pk}) == {str(acme_engagement.pk)}
+    assert offered({"engagement": other.pk}) == {str(other.pk)}  # a link to one engagement
