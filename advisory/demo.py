@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, Team, User
+from advisory import rollups
 from advisory.demo_content import (
     CALM_NOTE,
     CLIENTS,
@@ -233,6 +234,9 @@ def seed_records(today: datetime.date | None = None) -> SeedSummary:
         for spec in CLIENTS:
             story.plan_client(spec)
         story.write()
+        # The story writes disagreements as record_save would, minus the
+        # board's rollups: count them from the log once, now.
+        rollups.rebuild(today=today)
         _seed_health(today)
         _seed_letgo()
     return story.summary

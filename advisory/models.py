@@ -604,6 +604,70 @@ class HealthSnapshot(models.Model):
         return f"{self.client} on {self.date}: {self.score} ({self.get_band_display()})"
 
 
+class ClientStats(models.Model):
+    """The health board's two counts for a client, as of `updated_on`.
+
+    Derived from the log (advisory/rollups.py), not evidence: a table of its
+    own so that the hash-chained history of Client stays as it is. Written by
+    `health_refresh` on every disagreement write and by the nightly
+    `recompute_health`; a client without a row has no disagreements counted.
+    """
+
+    client = models.OneToOneField(Client, models.CASCADE, primary_key=True, related_name="stats")
+    disagreements_90d = models.PositiveIntegerField(default=0)
+    overridden_recent = models.PositiveIntegerField(
+        default=0, help_text="Proceeded against advice within the score's window."
+    )
+    updated_on = models.DateField(help_text="The day the windows were counted for.")
+
+    class Meta:
+        verbose_name_plural = "client stats"
+
+    def __str__(self) -> str:
+        return f"{self.client_id} on {self.updated_on}"
+
+
+class ClientMonth(models.Model):
+    """A client's active disagreements in a month, counted by tone, decision,
+    verdict and topic (one column per choice: advisory/rollups.py). Derived
+    from the log for the board's charts; rebuilt by `recompute_health --rollups`."""
+
+    client = models.ForeignKey(Client, models.CASCADE, related_name="months")
+    month = models.DateField(help_text="The month's first day.")
+    total = models.PositiveIntegerField(default=0)
+    tone_collaborative = models.PositiveIntegerField(default=0)
+    tone_tense = models.PositiveIntegerField(default=0)
+    tone_hostile = models.PositiveIntegerField(default=0)
+    decision_pending = models.PositiveIntegerField(default=0)
+    decision_accepted = models.PositiveIntegerField(default=0)
+    decision_compromise = models.PositiveIntegerField(default=0)
+    decision_proceeded = models.PositiveIntegerField(default=0)
+    decision_withdrew = models.PositiveIntegerField(default=0)
+    verdict_pending = models.PositiveIntegerField(default=0)
+    verdict_advice_vindicated = models.PositiveIntegerField(default=0)
+    verdict_client_vindicated = models.PositiveIntegerField(default=0)
+    verdict_mixed = models.PositiveIntegerField(default=0)
+    verdict_inconclusive = models.PositiveIntegerField(default=0)
+    topic_scope = models.PositiveIntegerField(default=0)
+    topic_fees = models.PositiveIntegerField(default=0)
+    topic_timeline = models.PositiveIntegerField(default=0)
+    topic_approach = models.PositiveIntegerField(default=0)
+    topic_risk = models.PositiveIntegerField(default=0)
+    topic_ethics = models.PositiveIntegerField(default=0)
+    topic_staffing = models.PositiveIntegerField(default=0)
+    topic_communication = models.PositiveIntegerField(default=0)
+    topic_other = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["client", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "month"], name="one_rollup_per_client_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} in {self.month:%Y-%m}: {self.total}"
+
+
 class BandOverrideQuerySet(models.QuerySet):
     def in_force(self, on: datetime.date | None = None) -> BandOverrideQuerySet:
         on = on or timezone.localdate()

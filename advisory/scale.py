@@ -36,7 +36,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import Role, Team, User
-from advisory import health
+from advisory import health, rollups
 from advisory.demo import (
     decision_delay,
     heat_at,
@@ -66,7 +66,14 @@ from advisory.demo_content import (
     Trajectory,
 )
 from advisory.health import Facts
-from advisory.models import Client, Disagreement, Engagement, HealthSnapshot
+from advisory.models import (
+    Client,
+    ClientMonth,
+    ClientStats,
+    Disagreement,
+    Engagement,
+    HealthSnapshot,
+)
 
 PREFIX = "scale-"
 TEAM_PREFIX = "Scale "
@@ -891,11 +898,21 @@ def seed_scale(
                 no_style(), [Client, Engagement, Disagreement, HealthSnapshot]
             ):
                 cursor.execute(sql)
+        say("Counting the health board's rollups…")
+        rollups.rebuild(today=today)
     if writer.postgres and not connection.in_atomic_block:  # not inside a test's transaction
         say("VACUUM ANALYZE (fresh statistics for the planner)…")
         tables = [
             m._meta.db_table
-            for m in (Client, Engagement, Engagement.members.through, Disagreement, HealthSnapshot)
+            for m in (
+                Client,
+                Engagement,
+                Engagement.members.through,
+                Disagreement,
+                HealthSnapshot,
+                ClientMonth,
+                ClientStats,
+            )
         ]
         with connection.cursor() as cursor:
             for table in tables:

@@ -10,23 +10,32 @@ import datetime
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import (
     Case,
     Count,
+    F,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
-from django.db.models.functions import TruncMonth, TruncQuarter
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from advisory.models import Band, BandOverride, Client, Disagreement, HealthSnapshot
+from advisory import rollups
+from advisory.models import (
+    Band,
+    BandOverride,
+    Client,
+    ClientMonth,
+    Disagreement,
+    HealthSnapshot,
+)
 
 BAND_ORDER = [Band.ADVERSARIAL, Band.STRAINED, Band.HEALTHY]
 SNAP_FIELDS = ["date", "score", "band"]
@@ -49,18 +58,12 @@ def month_end(first: datetime.date) -> datetime.date:
 
 
 def with_board_columns(clients: QuerySet[Client]) -> QuerySet[Client]:
-    """Annotate the health board's columns; adversarial first, then by score."""
+    """Annotate the health board's columns; adversarial first, then by score.
+
+    The two counts come from ClientStats (advisory/rollups.py), as of the last
+    disagreement write or nightly run: no client without a row has any to count.
+    """
     today = timezone.localdate()
-    recent = Q(
-        disagreements__is_archived=False,
-        disagreements__occurred_on__gt=today - datetime.timedelta(days=90),
-    )
-    window = Q(
-        disagreements__is_archived=False,
-        disagreements__decision=Disagreement.Decision.PROCEEDED,
-        disagreements__occurred_on__gte=today
-        - datetime.timedelta(days=settings.CANDOR_HEALTH["ignore_after_days"]),
-    )
     band_rank = Case(
         *[When(health_band=band, then=Value(i)) for i, band in enumerate(BAND_ORDER)],
         default=Value(len(BAND_ORDER)),
@@ -68,8 +71,8 @@ def with_board_columns(clients: QuerySet[Client]) -> QuerySet[Client]:
     )
     override = BandOverride.objects.in_force(today).filter(client=OuterRef("pk"))
     return clients.annotate(
-        disagreements_90d=Count("disagreements", filter=recent, distinct=True),
-        overridden=Count("disagreements", filter=window, distinct=True),
+        disagreements_90d=Coalesce(F("stats__disagreements_90d"), 0),
+        overridden=Coalesce(F("stats__overridden_recent"), 0),
         band_rank=band_rank,
         override_band=Subquery(override.values("band")[:1]),
     ).order_by("band_rank", "health_score", "name")
@@ -147,41 +150,36 @@ def _state_on(snaps: list[tuple], day: datetime.date) -> tuple[int, str] | None:
     return state
 
 
-def activity(disagreements: QuerySet[Disagreement], *, today: datetime.date | None = None) -> dict:
-    """Chart data about the disagreements themselves over the last 12 months."""
+def activity(clients: QuerySet[Client], *, today: datetime.date | None = None) -> dict:
+    """Chart data about the clients' active disagreements over the last 12 months.
+
+    One query over the monthly rollups (ClientMonth, advisory/rollups.py): at
+    most 12 rows per client, added up per month in SQL.
+    """
     today = today or timezone.localdate()
     months = months_back(today)
-    recent = disagreements.filter(occurred_on__gte=months[0], is_archived=False)
-
-    by_tone = {
-        (row["month"], row["tone"]): row["n"]
-        for row in (
-            recent.annotate(month=TruncMonth("occurred_on"))
-            .values("month", "tone")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-    }
-    quarters = sorted({_quarter(m) for m in months})
-    by_decision = {
-        (row["quarter"], row["decision"]): row["n"]
-        for row in (
-            recent.exclude(decision=Disagreement.Decision.PENDING)
-            .annotate(quarter=TruncQuarter("occurred_on"))
-            .values("quarter", "decision")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-    }
-    verdicts = Counter(
-        dict(
-            recent.exclude(verdict=Disagreement.Verdict.PENDING)
-            .values_list("verdict")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
+    rows = (
+        ClientMonth.objects.filter(client__in=clients.values("pk"), month__gte=months[0])
+        .values("month")
+        .annotate(**{column: Sum(column) for column, _, _ in rollups.COLUMNS})
+        .order_by()
     )
-    topics = Counter(dict(recent.values_list("topic").annotate(n=Count("pk")).order_by()))
+    by_tone: dict[tuple[datetime.date, str], int] = {}
+    by_decision: Counter = Counter()
+    verdicts: Counter = Counter()
+    topics: Counter = Counter()
+    for row in rows:
+        for column, field, value in rollups.COLUMNS:
+            n = row[column]
+            if field == "tone":
+                by_tone[row["month"], value] = n
+            elif field == "decision":
+                by_decision[_quarter(row["month"]), value] += n
+            elif field == "verdict":
+                verdicts[value] += n
+            else:
+                topics[value] += n
+    quarters = sorted({_quarter(m) for m in months})
     decisions = [c for c in Disagreement.Decision if c != Disagreement.Decision.PENDING]
     return {
         "months": [m.isoformat() for m in months],

@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from advisory import health, notifications
+from advisory import health, notifications, rollups
 from advisory.health import Facts, Health
 from advisory.models import (
     ENGAGEMENT_HISTORY,
@@ -68,8 +68,11 @@ def record_save(
     """
     # A bulk writer rolls back as a whole on any error: no savepoint per row.
     with transaction.atomic(savepoint=not prechecked):
+        months = []  # a disagreement's old and new month, recounted after the save
         if instance.pk:
             current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
+            if isinstance(instance, Disagreement):
+                months.append(current.occurred_on)
             if expected_version is not None and current.version != expected_version:
                 raise EditConflict(current)
             if getattr(current, "is_archived", False) and instance.is_archived:
@@ -95,6 +98,7 @@ def record_save(
         instance._change_reason = reason.strip() or None
         instance.save()
         if isinstance(instance, Disagreement):
+            rollups.months_refresh(instance.client_id, [*months, instance.occurred_on])
             health_refresh(instance.client)
         return instance
 
@@ -318,8 +322,12 @@ def client_health(client: Client, *, as_of: datetime.date | None = None) -> tupl
 
     One query: the active disagreements that can count on either date.
     """
-    weights = settings.CANDOR_HEALTH
     as_of = as_of or timezone.localdate()
+    return _client_health(_client_facts(client, as_of=as_of), as_of=as_of)
+
+
+def _client_facts(client: Client, *, as_of: datetime.date) -> list[Facts]:
+    weights = settings.CANDOR_HEALTH
     then = as_of - datetime.timedelta(days=weights["trend_days"])
     earliest = then - datetime.timedelta(days=weights["ignore_after_days"])
     rows = (
@@ -327,7 +335,11 @@ def client_health(client: Client, *, as_of: datetime.date | None = None) -> tupl
         .filter(client=client, occurred_on__gte=earliest, occurred_on__lte=as_of)
         .values_list(*FACT_FIELDS)
     )
-    facts = [Facts(*row) for row in rows]
+    return [Facts(*row) for row in rows]
+
+
+def _client_health(facts: list[Facts], *, as_of: datetime.date) -> tuple[Health, Health]:
+    then = as_of - datetime.timedelta(days=settings.CANDOR_HEALTH["trend_days"])
     return health.score(facts, as_of=as_of), health.score(facts, as_of=then)
 
 
@@ -335,22 +347,33 @@ def client_health(client: Client, *, as_of: datetime.date | None = None) -> tupl
 def health_refresh(client: Client, *, as_of: datetime.date | None = None) -> bool:
     """Recompute a client's health and store it; True when anything changed.
 
-    The denormalised fields on Client describe today, so a past `as_of` only
-    writes that day's snapshot. A snapshot is written only when the score or
-    band differs from the one before it, so running this twice changes nothing.
+    The denormalised fields on Client and the board's counts (ClientStats)
+    describe today, so a past `as_of` only writes that day's snapshot. A
+    snapshot is written only when the score or band differs from the one
+    before it, so running this twice changes nothing.
     """
     today = timezone.localdate()
     as_of = as_of or today
     # Lock the client first: two edits of its disagreements then score one
     # after the other, each seeing the other's committed change. Compare
     # with what is stored, not with the caller's possibly stale copy.
-    stored = (
-        Client.objects.select_for_update()
+    # The stored board counts come along (an outer join: lock the client only).
+    row = (
+        Client.objects.select_for_update(of=("self",))
         .filter(pk=client.pk)
-        .values_list("health_score", "health_band", "health_trend")
+        .values_list(
+            "health_score",
+            "health_band",
+            "health_trend",
+            "stats__disagreements_90d",
+            "stats__overridden_recent",
+            "stats__updated_on",
+        )
         .get()
     )
-    now, then = client_health(client, as_of=as_of)
+    stored, stored_counts = row[:3], row[3:]
+    facts = _client_facts(client, as_of=as_of)
+    now, then = _client_health(facts, as_of=as_of)
     trend = health.trend(now, then)
     changed = False
     if as_of == today:
@@ -369,6 +392,9 @@ def health_refresh(client: Client, *, as_of: datetime.date | None = None) -> boo
             # Told once the change commits (notifications.notify), to the
             # people it concerns, whoever's edit caused it.
             notifications.band_worsened(client, before=stored[1], after=now.band, score=now.score)
+        counts = rollups.board_counts(facts, today=today)
+        if stored_counts != (*counts, today):
+            rollups.stats_save(client, counts, today=today)
     return _snapshot(client, now) or changed
 
 

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import Role, Team, User
+from advisory import rollups
 from advisory.models import Client, Disagreement, Engagement
 
 PASSWORD = "correct-horse-battery"
@@ -88,3 +89,11 @@ class DisagreementFactory(factory.django.DjangoModelFactory):
     rationale = "Without it the accounts may be qualified."
     severity = Disagreement.Severity.MODERATE
     tone = Disagreement.Tone.TENSE
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs) -> Disagreement:
+        record = super()._create(model_class, *args, **kwargs)
+        # As record_save does: the health board's counts follow the log.
+        rollups.months_refresh(record.client_id, [record.occurred_on])
+        rollups.stats_refresh(record.client_id, today=timezone.localdate())
+        return record

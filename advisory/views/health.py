@@ -67,7 +67,7 @@ def health_board(request: HttpRequest) -> HttpResponse:
         }
         for band in (Band.HEALTHY, Band.STRAINED, Band.ADVERSARIAL)
     ]
-    activity = selectors.activity(Disagreement.objects.filter(client__in=filtered))
+    activity = selectors.activity(filtered)
     band_series = {
         band.label: [history.bands[m][band] for m in history.months]
         for band in selectors.BAND_ORDER

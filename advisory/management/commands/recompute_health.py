@@ -8,6 +8,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from advisory.models import Client
+from advisory.rollups import rebuild as rebuild_rollups
 from advisory.services import health_refresh
 
 
@@ -15,7 +16,9 @@ class Command(BaseCommand):
     help = (
         "Recompute clients' relationship health. Scores decay with time even without "
         "edits, so run it nightly (cron). Safe to run again: unchanged clients are left "
-        "as they are and no duplicate snapshot is written."
+        "as they are and no duplicate snapshot is written. Also moves the health board's "
+        "counts (last 90 days, overridden advice) to today's windows; --rollups rebuilds "
+        "them and the board's monthly chart counts from the log."
     )
 
     def add_arguments(self, parser) -> None:
@@ -26,10 +29,19 @@ class Command(BaseCommand):
             "day's snapshot. Default: today.",
         )
         parser.add_argument("--client", type=int, help="Only this client (its id).")
+        parser.add_argument(
+            "--rollups",
+            action="store_true",
+            help="First rebuild every client's board counts and monthly chart counts "
+            "from the log (after a bulk load, or to check them).",
+        )
 
-    def handle(self, *args, as_of=None, client=None, **options) -> None:
+    def handle(self, *args, as_of=None, client=None, rollups=False, **options) -> None:
         if as_of and as_of > timezone.localdate():
             raise CommandError("--as-of cannot be in the future.")
+        if rollups:
+            months, stats = rebuild_rollups(today=timezone.localdate())
+            self.stdout.write(f"Rollups rebuilt: {months} client months, {stats} client counts.")
         clients = Client.objects.order_by("pk")
         if client is not None:
             clients = clients.filter(pk=client)
