@@ -14,7 +14,7 @@ PORT ?= 8000
 PYTHON_CANDIDATES := python3 python3.13 python3.12
 FOUND_PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && echo $(p))))
 
-.PHONY: help install run test lint format migrate clean bench
+.PHONY: help install run test lint format migrate clean bench bench-scaleout
 
 help:
 	@echo "make run     serve Candor with demo data on http://$(HOST):$(PORT), with the task worker"
@@ -22,6 +22,7 @@ help:
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff's formatting and safe fixes"
 	@echo "make bench   page speed at scale (SCALE=full|small DURATION=10; docs/performance.md)"
+	@echo "make bench-scaleout  two app servers share one session and see each other's writes (docs/deploy.md)"
 
 $(VENV)/.installed: requirements.txt
 	@if [ -z "$(FOUND_PYTHON)" ]; then \
@@ -69,6 +70,11 @@ SCALE ?= full
 DURATION ?= 10
 bench: install
 	SCALE=$(SCALE) DURATION=$(DURATION) $(PY) -m bench.run
+
+# Two gunicorn servers on one database (local only): one session, each other's
+# writes at once; see docs/deploy.md "Scale beyond one machine".
+bench-scaleout: install
+	$(PY) -m bench.two_servers
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache
