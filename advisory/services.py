@@ -98,8 +98,10 @@ def record_save(
         instance._change_reason = reason.strip() or None
         instance.save()
         if isinstance(instance, Disagreement):
-            rollups.months_refresh(instance.client_id, [*months, instance.occurred_on])
             health_refresh(instance.client)
+            # After health_refresh, which locks the client: a concurrent write
+            # to the same client waits, then recounts with this one committed.
+            rollups.months_refresh(instance.client_id, [*months, instance.occurred_on])
         return instance
 
 
