@@ -52,20 +52,27 @@ def scope[M: models.Model](
         return queryset.none()
     if role == Role.ADMIN:
         return queryset
-    # One condition per way of being in scope, each answerable from an index
-    # on its own. A lookup through a to-many relation becomes its own
-    # subquery (joining would repeat rows, and one join OR-ing every way
-    # makes the database read all engagements and their members every time).
-    model = queryset.model
-    allowed = Q()
-    for lookup in people:
-        if _is_multivalued(model, lookup):
-            allowed |= Q(pk__in=model._base_manager.filter(**{lookup: user}).values("pk"))
-        else:
-            allowed |= Q(**{lookup: user})
+    allowed = personally(queryset.model, user, people)
     if role == Role.MANAGER:
         allowed |= Q(**{f"{team}__in": Team.objects.filter(managers=user)})
     return queryset.filter(allowed)
+
+
+def personally(model: type[models.Model], user: User, people: Sequence[str]) -> Q:
+    """The rows of `model` on which `user` is named through one of the `people` lookups.
+
+    One condition per lookup, each answerable from an index on its own. A
+    lookup through a to-many relation becomes its own subquery (joining would
+    repeat rows, and one join OR-ing every way makes the database read all
+    engagements and their members every time).
+    """
+    named = Q()
+    for lookup in people:
+        if _is_multivalued(model, lookup):
+            named |= Q(pk__in=model._base_manager.filter(**{lookup: user}).values("pk"))
+        else:
+            named |= Q(**{lookup: user})
+    return named
 
 
 def _is_multivalued(model: type[models.Model], lookup: str) -> bool:

@@ -43,30 +43,24 @@ class Band(models.TextChoices):
 
 
 class ClientQuerySet(models.QuerySet):
+    # The ways a person works on a client personally.
+    PEOPLE = ["lead_advisor", "engagements__lead_advisor", "engagements__members"]
+
     def visible_to(self, user: User) -> ClientQuerySet:
         """Advisors: clients they lead or whose engagements they lead or work on.
         Managers: also every client of the teams they manage. Admins: all."""
         from accounts.permissions import scope
 
-        return scope(
-            self,
-            user,
-            team="team",
-            people=["lead_advisor", "engagements__lead_advisor", "engagements__members"],
-        )
+        return scope(self, user, team="team", people=self.PEOPLE)
 
     def active(self) -> ClientQuerySet:
         return self.filter(is_archived=False)
 
     def personal_to(self, user: User) -> ClientQuerySet:
         """The clients a user works on personally, whatever their role."""
-        return self.filter(
-            pk__in=Client.objects.filter(
-                Q(lead_advisor=user)
-                | Q(engagements__lead_advisor=user)
-                | Q(engagements__members=user)
-            ).values("pk")
-        )
+        from accounts.permissions import personally
+
+        return self.filter(personally(self.model, user, self.PEOPLE))
 
 
 class Client(models.Model):
