@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import django_filters as filters
+from django import forms
 from django.db.models import Q, QuerySet
 
 from accounts.models import Team, User
 from advisory.models import Band, Client, Disagreement, Engagement
+from advisory.widgets import LongSelect
 
 DATE_RANGE = filters.widgets.DateRangeWidget(attrs={"type": "date"})
 
@@ -62,6 +64,8 @@ class ScopedFilterSet(filters.FilterSet):
             for field in super().form.fields.values():
                 if getattr(field, "empty_label", None) == "---------":
                     field.empty_label = "Any"
+                if isinstance(field, forms.ModelChoiceField):
+                    field.widget = LongSelect(attrs=field.widget.attrs, choices=field.choices)
         return self._form
 
     @property

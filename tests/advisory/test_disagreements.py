@@ -9,6 +9,7 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from django import forms
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -23,6 +24,7 @@ from advisory.services import (
 )
 from advisory.views import common
 from advisory.views.common import PAGE_SIZE
+from advisory.widgets import LongSelect
 from tests.factories import (
     ClientFactory,
     DisagreementFactory,
@@ -1247,9 +1249,24 @@ def test_the_engagement_filter_offers_the_chosen_clients_engagements_only(
 
     def offered(query: dict) -> set[str]:
         page = client.get(reverse("disagreement-list"), query).content.decode()
-        select = re.search(r'<select name="engagement".*?</select>', page, re.S).group(0)
+        select = re.search(r'<select[^>]*name="engagement".*?</select>', page, re.S).group(0)
         return set(re.findall(r'<option value="(\d+)"', select))
 
     assert offered({}) == set()  # "Choose a client first."
     assert offered({"client": acme.pk}) == {str(acme_engagement.pk)}
     assert offered({"engagement": other.pk}) == {str(other.pk)}  # a link to one engagement
+
+
+def test_a_long_select_renders_as_djangos_select():
+    choices = [("", "Any"), (1, "Acme <Holdings>"), (2, "Globex")]
+    ours = LongSelect(attrs={"class": "form-select"}, choices=choices).render("client", 2)
+    djangos = forms.Select(attrs={"class": "form-select"}, choices=choices).render("client", 2)
+
+    def parsed(html_: str):
+        return (
+            sorted(re.findall(r'(\w+)="([^"]*)"', re.search(r"<select[^>]*>", html_).group(0))),
+            re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', html_),
+        )
+
+    assert parsed(ours) == parsed(djangos)
+    assert "Acme &lt;Holdings&gt;" in ours
