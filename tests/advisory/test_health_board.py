@@ -363,20 +363,22 @@ def test_the_query_count_does_not_grow_with_clients_and_disagreements(client, ma
     assert len(many) == len(few), "\n".join(q["sql"] for q in many.captured_queries)
 
 
-# The same at 5 and at 50 clients; pinned so that one more query per page (or
-# per row) shows. 19 before the rollups (the charts took four GROUP BYs).
+# At most this many at 5 and at 50 clients (the test above: the same at both),
+# so that one more query per page or per row shows. 19 before the rollups (the
+# charts took four GROUP BYs). A maximum, not an exact count: the queries every
+# request pays (session, permissions) are being cut elsewhere.
 BOARD_QUERIES = 16
 
 
 @pytest.mark.parametrize("count", [5, 50])
 def test_the_board_query_count_is_pinned(
-    client, manager, frank, team, count, django_assert_num_queries
+    client, manager, frank, team, count, django_assert_max_num_queries
 ):
     _team_clients(frank, team, count, rows=3, snapshots=2)
     client.force_login(manager)
     client.get(BOARD)  # the session's first request of the minute also moves its expiry
 
-    with django_assert_num_queries(BOARD_QUERIES):
+    with django_assert_max_num_queries(BOARD_QUERIES):
         assert client.get(BOARD).status_code == 200
 
 
