@@ -192,10 +192,11 @@ def rebuild(*, today: datetime.date) -> tuple[int, int]:
 def _insert_select(model, columns: list[str], select: QuerySet) -> int:
     """INSERT INTO model's table (columns) the rows of `select`, whose values()
     come in the same order as `columns`."""
-    names = list(select.query.values_select) + list(select.query.annotation_select)
-    expected = [c.removesuffix("_id") if c == "client_id" else c for c in columns]
-    if names != expected:  # a guard: the SQL's column order is what counts
-        raise AssertionError(f"SELECT columns {names} do not match {expected}")
+    # A guard: the SELECT's column order is what puts each count in its column.
+    names = [*select.query.values_select, *select.query.annotation_select]
+    expected = ["client" if c == "client_id" else c for c in columns]
+    if names != expected:
+        raise RuntimeError(f"SELECT columns {names} do not match {expected}")
     sql, params = select.query.sql_with_params()
     quote = connection.ops.quote_name
     target = f"{quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)})"
