@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -49,6 +50,11 @@ class CandorUserManager(UserManager.from_queryset(UserQuerySet)):
     pass
 
 
+class GroupFacts(NamedTuple):
+    names: frozenset[str]
+    permissions: frozenset[str]  # "app_label.codename"
+
+
 class User(AbstractUser):
     """A person at the firm. The role comes from group membership."""
 
@@ -69,11 +75,25 @@ class User(AbstractUser):
 
     @cached_property
     def role(self) -> Role | None:
-        """The user's highest role, or None. Queries groups once per instance."""
+        """The user's highest role, or None."""
         if self.is_superuser:
             return Role.ADMIN
-        names = set(self.groups.values_list("name", flat=True))
+        names = self.group_facts.names
         return next((role for role in ROLE_ORDER if role in names), None)
+
+    @cached_property
+    def group_facts(self) -> GroupFacts:
+        """The user's groups and their permissions, in one query per instance
+        (the role and accounts.backends.RoleBackend both read it)."""
+        names, permissions = set(), set()
+        rows = self.groups.values_list(
+            "name", "permissions__content_type__app_label", "permissions__codename"
+        )
+        for name, app_label, codename in rows:
+            names.add(name)
+            if codename:
+                permissions.add(f"{app_label}.{codename}")
+        return GroupFacts(frozenset(names), frozenset(permissions))
 
 
 class TeamQuerySet(models.QuerySet):

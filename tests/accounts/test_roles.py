@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from accounts.models import Role
 from tests.factories import UserFactory
@@ -49,3 +49,18 @@ def test_a_user_without_a_group_has_no_role():
 
 def test_a_superuser_is_an_admin():
     assert UserFactory(role="", is_superuser=True).role == Role.ADMIN
+
+
+def test_the_role_and_every_permission_cost_two_queries(manager, django_assert_num_queries):
+    """The groups' names and permissions in one query, direct permissions in another."""
+    user = type(manager).objects.get(pk=manager.pk)
+    user.user_permissions.add(Permission.objects.get(codename="view_team"))
+    user = type(manager).objects.get(pk=user.pk)
+    expected = perms_of(Role.MANAGER) | {"accounts.view_team"}
+
+    with django_assert_num_queries(2):
+        assert user.role == Role.MANAGER
+        assert user.has_perm("accounts.review_letgo")  # through the manager group
+        assert user.has_perm("accounts.view_team")  # given to the user directly
+        assert not user.has_perm("accounts.decide_letgo")
+        assert user.get_all_permissions() == expected
