@@ -102,7 +102,6 @@ def band_history(clients: QuerySet[Client], *, today: datetime.date | None = Non
     today = today or timezone.localdate()
     months = months_back(today)
     start = months[0]
-    ids = list(clients.values_list("pk", flat=True))
     in_scope = clients.values("pk")
     timeline: dict[int, list[tuple[datetime.date, int, str]]] = defaultdict(list)
     last_before = HealthSnapshot.objects.filter(client=OuterRef("pk"), date__lt=start).order_by(
@@ -111,7 +110,9 @@ def band_history(clients: QuerySet[Client], *, today: datetime.date | None = Non
     starts = Client.objects.filter(pk__in=in_scope).annotate(
         **{f"start_{field}": Subquery(last_before.values(field)[:1]) for field in SNAP_FIELDS}
     )
+    ids = []  # every client in scope, with or without snapshots
     for client_id, *snap in starts.values_list("pk", *(f"start_{f}" for f in SNAP_FIELDS)):
+        ids.append(client_id)
         if snap[0] is not None:
             timeline[client_id].append(tuple(snap))
     for snap in (

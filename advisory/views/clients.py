@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -9,7 +10,7 @@ from accounts.permissions import get_visible_or_404, permission_required
 from advisory import exports, selectors
 from advisory.filters import ClientFilter
 from advisory.forms import BandOverrideForm, ClientForm
-from advisory.models import Client
+from advisory.models import Client, Disagreement
 from advisory.services import client_health, client_save
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
 
@@ -68,8 +69,9 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "score_rows": list(zip(history.months, history.scores.get(client.pk, []), strict=False)),
         "engagements": engagements,
         "timeline": disagreements[:TIMELINE_LENGTH],
-        "disagreement_count": disagreements.count(),
-        "open_count": disagreements.open().count(),
+        **disagreements.aggregate(
+            disagreement_count=Count("pk"), open_count=Count("pk", filter=Disagreement.open_q())
+        ),
     }
     return render(request, "advisory/client_detail.html", context)
 
