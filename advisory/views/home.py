@@ -58,9 +58,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "my_clients": my_clients[:HOME_LIST_LENGTH],
         "my_client_count": my_clients.count(),
         "open_items": open_items[:HOME_LIST_LENGTH],
-        "open_count": open_items.count(),
         "follow_ups": follow_ups[:HOME_LIST_LENGTH],
-        "follow_up_count": follow_ups.count(),
+        **mine.open().aggregate(
+            open_count=Count("pk"), follow_up_count=Count("pk", filter=Q(follow_up_on__lte=horizon))
+        ),
         "follow_up_days": FOLLOW_UP_DAYS,
         "today": timezone.localdate(),
         "teams": teams,
