@@ -300,7 +300,7 @@ def _seed_health(today: datetime.date) -> None:
     for weeks_ago in range(52, -1, -1):
         as_of = today - datetime.timedelta(weeks=weeks_ago)
         for client in clients:
-            health_refresh(client, as_of=as_of)
+            health_refresh(client, as_of=as_of, notify=False)  # history, not news
 
 
 @dataclass

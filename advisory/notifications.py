@@ -216,9 +216,11 @@ def band_worsened(client: Client, *, before: str, after: str, score: int | None)
     """The lead advisor and the managers of the client's team, once per change
     and day (an edit back and forth on one day does not repeat it).
 
-    A client's first score is not a change: there was no band to worsen from
-    (and loading a history, like the demo, tells nobody)."""
-    if not before or BAND_RANK[after] <= BAND_RANK[before]:
+    A client not scored yet has no disagreements, so it was healthy: its first
+    hostile disagreement is a change like any other. (Loading a history, like
+    the demo, tells nobody: health_refresh(notify=False).)"""
+    before = before or Band.HEALTHY
+    if BAND_RANK[after] <= BAND_RANK[before]:
         return
     today = timezone.localdate()
     before_label = Band(before).label

@@ -346,7 +346,9 @@ def _client_health(facts: list[Facts], *, as_of: datetime.date) -> tuple[Health,
 
 
 @transaction.atomic
-def health_refresh(client: Client, *, as_of: datetime.date | None = None) -> bool:
+def health_refresh(
+    client: Client, *, as_of: datetime.date | None = None, notify: bool = True
+) -> bool:
     """Recompute a client's health and store it; True when anything changed.
 
     The denormalised fields on Client and the board's counts (ClientStats)
@@ -393,7 +395,10 @@ def health_refresh(client: Client, *, as_of: datetime.date | None = None) -> boo
             changed = True
             # Told once the change commits (notifications.notify), to the
             # people it concerns, whoever's edit caused it.
-            notifications.band_worsened(client, before=stored[1], after=now.band, score=now.score)
+            if notify:
+                notifications.band_worsened(
+                    client, before=stored[1], after=now.band, score=now.score
+                )
         counts = rollups.board_counts(facts, today=today)
         if stored_counts != (*counts, today):
             rollups.stats_save(client, counts, today=today)

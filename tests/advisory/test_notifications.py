@@ -140,7 +140,7 @@ def test_strained_then_adversarial_are_two_changes(
         (Band.ADVERSARIAL, Band.STRAINED),
         (Band.STRAINED, Band.HEALTHY),
         (Band.STRAINED, Band.STRAINED),
-        ("", Band.ADVERSARIAL),  # a first score is not a change
+        ("", Band.HEALTHY),  # a first score, healthy as before
     ],
 )
 def test_a_band_that_does_not_worsen_tells_nobody(scored, manager, before, after):
@@ -604,3 +604,14 @@ def test_someone_without_an_address_by_sending_time_is_not_marked_emailed(scored
     assert send_notification_email.call(notification_id=notification.pk) == "nothing to send"
     notification.refresh_from_db()
     assert (notification.emailed_at, notification.email_attempts) == (None, 0)
+
+
+def test_a_new_clients_first_hostile_disagreement_is_a_change(
+    acme, acme_engagement, advisor, manager, django_capture_on_commit_callbacks
+):
+    assert acme.health_band == ""  # never scored: no disagreements yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        log_hostile(acme_engagement, advisor)
+
+    assert told(Kind.BAND_WORSENED) == ["alice", "charlie"]
