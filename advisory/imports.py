@@ -22,8 +22,10 @@ What a file means:
 - A row whose client name (or, for engagements, client and title) matches an
   existing record, ignoring case, updates it; otherwise it creates one.
 - Speed, measured on SQLite on a 2-core VM: checking 10,000 rows takes about
-  1.5 s; storing 10,000 new clients about 10 s, 10,000 engagements with two
-  members each about 30 s. Every row still goes through the services and
+  1.5 s; storing 10,000 new clients about 10 s (PostgreSQL: 20 s), 10,000
+  engagements with two members each about 30 s (PostgreSQL: 55 s, six round
+  trips a row, two of them simple-history's for the members' snapshot). Every
+  row still goes through the services and
   gets its own history entry; what they would check with a query per row is
   checked for all rows at once, and the entries are linked into the chain in
   one go (`apply_plan`).
