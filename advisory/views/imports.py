@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime
 import hashlib
+import logging
 import secrets
 import time
 from functools import wraps
@@ -35,6 +36,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from advisory import import_jobs, imports
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "candor_import"
 FOLDER = "imports"
@@ -158,7 +161,16 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
         )
         return redirect("import-preview")
     if plan.to_create + plan.to_update > import_jobs.BACKGROUND_ROWS:
-        job = import_jobs.start(pending, plan, user=request.user)
+        try:
+            job = import_jobs.start(pending, plan, user=request.user)
+        except Exception:  # whatever the queue's backend raises when it is unreachable
+            logger.exception("Could not queue the import of %s", pending["filename"])
+            messages.error(
+                request,
+                "Nothing was imported: the background worker's queue can't be reached. "
+                "Try again in a moment.",
+            )
+            return redirect("import-preview")
         return redirect("import-job", job.id)
     try:
         imports.apply_plan(plan, by=request.user, filename=pending["filename"])

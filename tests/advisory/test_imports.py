@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import html
 import io
 import os
 import time
@@ -970,3 +971,23 @@ def test_only_the_importer_sees_their_job(
     assert client.get(job_url).status_code == 404
     client.force_login(other_manager)
     assert client.get(reverse("import-job", args=["no-such-job"])).status_code == 404
+
+
+def test_a_queue_that_cannot_be_reached_stores_nothing_and_says_so(
+    logged_in_manager, advisor, small_background, monkeypatch, caplog
+):
+    def unreachable(job_id):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(import_jobs, "run_import", SimpleNamespace(enqueue=unreachable))
+    upload(logged_in_manager, big_file())
+    logged_in_manager.get(reverse("import-preview"))
+
+    response = logged_in_manager.post(reverse("import-confirm"), follow=True)
+
+    assert "the background worker's queue can't be reached" in html.unescape(
+        response.content.decode()
+    )
+    assert not Client.objects.filter(name__startswith="Client ").exists()
+    assert "Could not queue the import" in caplog.text
+    assert views.SESSION_KEY in logged_in_manager.session  # try again later
