@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from advisory import health, notifications, rollups
+from advisory import chain, health, notifications, rollups
 from advisory.health import Facts, Health
 from advisory.models import (
     ENGAGEMENT_HISTORY,
@@ -30,6 +30,7 @@ FACT_FIELDS = ["id", "title", "occurred_on", "severity", "tone", "decision", "ve
 
 type Versioned = Client | Engagement | Disagreement | LetGoCase
 LET_GO = Client.Status.LET_GO
+BULK_BATCH = 500  # rows per INSERT in bulk writes
 
 
 class EditConflict(Exception):
@@ -194,6 +195,54 @@ def engagement_save(
             del engagement.skip_history_when_saving
         ENGAGEMENT_HISTORY.create_historical_record(engagement, "+" if created else "~")
     return engagement
+
+
+def engagements_create_prechecked(
+    engagements: list[tuple[Engagement, list[User]]], *, by: User, reason: str
+) -> None:
+    """Create new engagements with their members in bulk, for an importer.
+
+    The same records, history entries (one per engagement, members included)
+    and chain links as `engagement_save` would write one by one, in a few
+    batched inserts instead of six round trips an engagement. The caller has
+    validated each engagement (`prechecked`: see record_save) and runs this in
+    its own transaction.
+    """
+    if not engagements:
+        return
+    records = [engagement for engagement, _members in engagements]
+    Engagement.objects.bulk_create(records, batch_size=BULK_BATCH)
+    through = Engagement.members.through
+    rows = through.objects.bulk_create(
+        [
+            through(engagement=engagement, user=member)
+            for engagement, members in engagements
+            for member in set(members)
+        ],
+        batch_size=BULK_BATCH,
+    )
+    entries = Engagement.history.bulk_history_create(
+        records, batch_size=BULK_BATCH, default_user=by, default_change_reason=reason
+    )
+    # simple-history's snapshot of each entry's members, as create_historical_record writes it.
+    snapshot = ENGAGEMENT_HISTORY.m2m_models[Engagement._meta.get_field("members")]
+    entry_of = {entry.id: entry for entry in entries}
+    snapshot.objects.bulk_create(
+        [
+            snapshot(
+                history=entry_of[row.engagement_id],
+                id=row.id,
+                engagement_id=row.engagement_id,
+                user_id=row.user_id,
+            )
+            for row in rows
+        ],
+        batch_size=BULK_BATCH,
+    )
+    members_of: dict[int, list[int]] = {engagement.pk: [] for engagement in records}
+    for row in rows:
+        members_of[row.engagement_id].append(row.user_id)
+    chain.append_many([(entry, {"members": members_of[entry.id]}) for entry in entries])
 
 
 def disagreement_log(disagreement: Disagreement, *, by: User) -> Disagreement:

@@ -991,3 +991,28 @@ def test_a_queue_that_cannot_be_reached_stores_nothing_and_says_so(
     assert not Client.objects.filter(name__startswith="Client ").exists()
     assert "Could not queue the import" in caplog.text
     assert views.SESSION_KEY in logged_in_manager.session  # try again later
+
+
+def test_new_engagements_are_stored_in_bulk_with_their_history(
+    manager, acme, advisor, django_assert_max_num_queries
+):
+    rows = [
+        ["Acme Holdings", f"Job {n:02d}", "Audit", "alice", "alice|charlie", "", "", "", "", ""]
+        for n in range(40)
+    ]
+    result = plan("engagements", csv_bytes(rows, header=ENGAGEMENT_HEADER), manager)
+    assert result.ok, result.problems
+
+    # The same few inserts for 40 engagements as for 4: no query per row.
+    with django_assert_max_num_queries(12):
+        imports.apply_plan(result, by=manager, filename="jobs.csv")
+
+    job = Engagement.objects.get(title="Job 07")
+    assert {m.username for m in job.members.all()} == {"alice", "charlie"}
+    [entry] = history_entries(job)
+    assert (entry.user, entry.reason) == (manager, "Imported from jobs.csv")
+    snapshot = job.history.get()
+    assert sorted(snapshot.members.values_list("user_id", flat=True)) == sorted(
+        [advisor.pk, manager.pk]
+    )
+    assert chain.verify().ok
