@@ -268,7 +268,8 @@ def _last_hash(using: str) -> str:
 # the only place every entry passes through (a model's post_save, an m2m
 # change, a service's explicit call); nothing else can hook in there, and
 # these run in the transaction that wrote the entry. Connected in
-# AdvisoryConfig.ready().
+# AdvisoryConfig.ready(). The one writer of entries in bulk,
+# services.engagements_create_prechecked, links them itself (append_many).
 
 
 def on_history_m2m_created(sender, *, created_rows, history_instance, field, **kwargs) -> None:
