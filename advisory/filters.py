@@ -60,12 +60,18 @@ class ScopedFilterSet(filters.FilterSet):
     @property
     def form(self):
         # Built on first use, after the subclasses have set the scoped querysets.
+        # The panel is rendered by includes/_filter_field.html, not crispy's
+        # per-field templates (~4 ms a field), so the widgets get Bootstrap's
+        # classes here, and every single <select> is built in Python.
         if not hasattr(self, "_form"):
             for field in super().form.fields.values():
                 if getattr(field, "empty_label", None) == "---------":
                     field.empty_label = "Any"
-                if isinstance(field, forms.ModelChoiceField):
+                if type(field.widget) is forms.Select or isinstance(field, forms.ModelChoiceField):
                     field.widget = LongSelect(attrs=field.widget.attrs, choices=field.choices)
+                for widget in getattr(field.widget, "widgets", [field.widget]):
+                    css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+                    widget.attrs["class"] = css
         return self._form
 
     @property

@@ -1257,10 +1257,16 @@ def test_the_engagement_filter_offers_the_chosen_clients_engagements_only(
     assert offered({"engagement": other.pk}) == {str(other.pk)}  # a link to one engagement
 
 
-def test_a_long_select_renders_as_djangos_select():
+@pytest.mark.parametrize("value", [2, "2", None])
+def test_a_long_select_renders_as_djangos_select(value):
     choices = [("", "Any"), (1, "Acme <Holdings>"), (2, "Globex")]
-    ours = LongSelect(attrs={"class": "form-select"}, choices=choices).render("client", 2)
-    djangos = forms.Select(attrs={"class": "form-select"}, choices=choices).render("client", 2)
+    attrs = {"id": "id_client", "aria-describedby": "id_client_helptext"}
+    ours = LongSelect(attrs={"class": "form-select"}, choices=choices).render(
+        "client", value, attrs
+    )
+    djangos = forms.Select(attrs={"class": "form-select"}, choices=choices).render(
+        "client", value, attrs
+    )
 
     def parsed(html_: str):
         return (
@@ -1270,3 +1276,15 @@ def test_a_long_select_renders_as_djangos_select():
 
     assert parsed(ours) == parsed(djangos)
     assert "Acme &lt;Holdings&gt;" in ours
+
+
+def test_a_filter_with_a_bad_value_says_so_next_to_it(client, advisor):
+    client.force_login(advisor)
+    page = client.get(reverse("disagreement-list"), {"occurred_after": "2026-13-01"})
+
+    assert page.status_code == 200
+    html_ = page.content.decode()
+    field = re.search(r"<fieldset.*?</fieldset>", html_, re.S).group(0)
+    assert "Occurred between" in field
+    assert 'aria-invalid="true"' in field
+    assert "Enter a valid date." in field
