@@ -130,8 +130,12 @@ def band_history(clients: QuerySet[Client], *, today: datetime.date | None = Non
     for client_id in ids:
         snaps = timeline.get(client_id, [])
         series = []
+        # One walk through the snapshots (by date) for all the month ends.
+        state, later = None, iter(snaps)
+        upcoming = next(later, None)
         for month, checkpoint in zip(months, checkpoints, strict=True):
-            state = _state_on(snaps, checkpoint)
+            while upcoming is not None and upcoming[0] <= checkpoint:
+                state, upcoming = upcoming[1:], next(later, None)
             series.append(state[0] if state else None)
             if state:
                 bands[month][state[1]] += 1
