@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -35,9 +37,14 @@ from advisory.views.common import (
     archive_toggle,
     history_page,
     list_page,
+    paginate,
     refresh_version,
     save_form,
 )
+
+# Above this many engagements in scope, logging a disagreement starts by
+# choosing the client (a select of thousands is slow to send and to use).
+LIST_ENGAGEMENTS_UP_TO = 100
 
 
 def _get(request: HttpRequest, pk: int) -> Disagreement:
@@ -84,6 +91,19 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
         )
         return redirect(client)
     form = DisagreementForm(request.POST or None, initial=initial, user=request.user, client=client)
+    engagements = form.fields["engagement"]
+    if client is None and engagements.queryset[LIST_ENGAGEMENTS_UP_TO:].exists():
+        if request.method != "POST":
+            return _choose_client(request)
+        # Re-shown with errors, the select offers the posted engagement's
+        # client's engagements; any engagement in scope still validates.
+        posted = request.POST.get("engagement", "")
+        shown = copy.copy(engagements)  # shares the widget: sets its choices
+        shown.queryset = (
+            engagements.queryset.filter(client__engagements=posted)
+            if posted.isascii() and posted.isdigit() and len(posted) <= 18
+            else engagements.queryset.none()
+        )
     if client is not None and "engagement" not in initial:
         choices = list(form.fields["engagement"].queryset[:2])
         if len(choices) == 1:
@@ -100,6 +120,25 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
             "button": "Log disagreement",
         },
         success="Disagreement logged.",
+    )
+
+
+def _choose_client(request: HttpRequest) -> HttpResponse:
+    """Too many engagements for one select: pick the client first (by search)."""
+    clients = (
+        Client.objects.visible_to(request.user)
+        .filter(is_archived=False)
+        .exclude(status=Client.Status.LET_GO)
+        .select_related("team")
+        .order_by("name", "pk")
+    )
+    query = request.GET.get("q", "").strip()
+    if query:
+        clients = clients.filter(name__icontains=query)
+    return render(
+        request,
+        "advisory/disagreement_choose_client.html",
+        {"page_obj": paginate(request, clients), "query": query, "noun": "clients"},
     )
 
 

@@ -23,6 +23,7 @@ from advisory.services import (
     record_save,
 )
 from advisory.views import common
+from advisory.views import disagreements as disagreement_views
 from advisory.views.common import PAGE_SIZE
 from advisory.widgets import LongSelect
 from tests.factories import (
@@ -1288,3 +1289,48 @@ def test_a_filter_with_a_bad_value_says_so_next_to_it(client, advisor):
     assert "Occurred between" in field
     assert 'aria-invalid="true"' in field
     assert "Enter a valid date." in field
+
+
+@pytest.fixture
+def many_engagements(monkeypatch, advisor, acme_engagement):
+    """More engagements in the advisor's scope than one select should list."""
+    monkeypatch.setattr(disagreement_views, "LIST_ENGAGEMENTS_UP_TO", 2)
+    globex = ClientFactory(name="Globex Shipping", lead_advisor=advisor)
+    return [
+        acme_engagement,
+        EngagementFactory(client=globex, title="Audit"),
+        EngagementFactory(client=globex, title="Tax"),
+    ]
+
+
+def test_with_many_engagements_logging_starts_by_choosing_the_client(
+    client, advisor, acme, many_engagements, stranger
+):
+    client.force_login(advisor)
+    page = client.get(reverse("disagreement-create")).content.decode()
+
+    assert 'name="engagement"' not in page
+    assert "Which client is it with?" in page
+    assert f'href="/disagreements/new/?client={acme.pk}"' in page
+    assert "Globex Shipping" in page
+    assert stranger.engagement.client.name not in page  # out of scope
+    found = client.get(reverse("disagreement-create"), {"q": "globex"}).content.decode()
+    assert "Globex Shipping" in found
+    assert acme.name not in found
+    chosen = client.get(reverse("disagreement-create"), {"client": acme.pk}).content.decode()
+    assert [value for value, _ in options(chosen, "engagement")] == [str(acme.engagements.get().pk)]
+
+
+def test_with_many_engagements_a_rejected_log_offers_its_clients_engagements(
+    client, advisor, many_engagements
+):
+    client.force_login(advisor)
+    audit, tax = many_engagements[1:]
+    rejected = client.post(reverse("disagreement-create"), log_data(audit, title=""))
+
+    assert rejected.status_code == 400
+    offered = options(rejected.content.decode(), "engagement")
+    assert offered == sorted([(str(audit.pk), True), (str(tax.pk), False)])
+    response = client.post(reverse("disagreement-create"), log_data(tax))
+    assert response.status_code == 302
+    assert Disagreement.objects.get().engagement == tax
