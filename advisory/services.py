@@ -94,7 +94,9 @@ def record_save(
                 refuse_if_let_go(
                     instance.client if instance.client_id else instance.engagement.client
                 )
-            instance.full_clean()
+            # A disagreement's clean() states its date rules, the same as its
+            # CheckConstraints, which Django would check with a query each.
+            instance.full_clean(validate_constraints=not isinstance(instance, Disagreement))
         instance._history_user = by
         instance._change_reason = reason.strip() or None
         instance.save()
@@ -394,7 +396,9 @@ def _client_health(facts: list[Facts], *, as_of: datetime.date) -> tuple[Health,
     return health.score(facts, as_of=as_of), health.score(facts, as_of=then)
 
 
-@transaction.atomic
+# Part of the caller's transaction when there is one (no savepoint: nothing
+# catches its errors and goes on); a transaction of its own otherwise.
+@transaction.atomic(savepoint=False)
 def health_refresh(
     client: Client, *, as_of: datetime.date | None = None, notify: bool = True
 ) -> bool:
@@ -455,14 +459,20 @@ def health_refresh(
 
 
 def _snapshot(client: Client, now: Health) -> bool:
-    previous = (
-        HealthSnapshot.objects.filter(client=client, date__lt=now.as_of).order_by("-date").first()
-    )
+    # The day's snapshot, if any, and the one before it, in one query. The
+    # caller holds the client's lock, so nobody writes its snapshots meanwhile.
+    existing = previous = None
+    for snapshot in HealthSnapshot.objects.filter(client=client, date__lte=now.as_of).order_by(
+        "-date"
+    )[:2]:
+        if snapshot.date == now.as_of:
+            existing = snapshot
+        elif previous is None:
+            previous = snapshot
     same_as_before = previous is not None and (previous.score, previous.band) == (
         now.score,
         now.band,
     )
-    existing = HealthSnapshot.objects.filter(client=client, date=now.as_of).first()
     if same_as_before:
         # Back to where the day started: that day has no change to record.
         if existing is not None:
@@ -479,9 +489,12 @@ def _snapshot(client: Client, now: Health) -> bool:
             "cap_reason": now.cap_reason,
         },
     }
-    if existing is not None and all(getattr(existing, k) == v for k, v in values.items()):
+    if existing is None:
+        HealthSnapshot.objects.create(client=client, date=now.as_of, **values)
+    elif any(getattr(existing, k) != v for k, v in values.items()):
+        HealthSnapshot.objects.filter(pk=existing.pk).update(**values)
+    else:
         return False
-    HealthSnapshot.objects.update_or_create(client=client, date=now.as_of, defaults=values)
     return True
 
 

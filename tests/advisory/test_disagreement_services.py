@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from accounts.models import Role
 from advisory.models import Amendment, Client, Comment, Disagreement
@@ -223,6 +223,30 @@ def test_the_database_refuses_an_outcome_before_the_disagreement(dispute):
 
     dispute.refresh_from_db()
     assert dispute.outcome_recorded_on is None
+
+
+# The services skip Django's query per CheckConstraint for disagreements because
+# clean() states the same rules: a new constraint needs its rule in clean() too.
+COVERED_BY_CLEAN = {
+    "disagreement_decided_after_occurred": "decided_on",
+    "disagreement_outcome_after_occurred": "outcome_recorded_on",
+}
+
+
+def test_every_disagreement_check_constraint_is_also_a_rule_in_clean(acme_engagement):
+    checks = {
+        c.name for c in Disagreement._meta.constraints if isinstance(c, models.CheckConstraint)
+    }
+    assert checks == set(COVERED_BY_CLEAN)
+    for field in COVERED_BY_CLEAN.values():
+        disagreement = DisagreementFactory.build(
+            engagement=acme_engagement,
+            decision=Disagreement.Decision.ACCEPTED,
+            **{field: OCCURRED - DAY},
+        )
+        with pytest.raises(ValidationError) as refused:
+            disagreement.full_clean(validate_constraints=False)
+        assert field in refused.value.message_dict
 
 
 # --- Logging ---------------------------------------------------------------------
