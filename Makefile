@@ -14,7 +14,7 @@ PORT ?= 8000
 PYTHON_CANDIDATES := python3 python3.13 python3.12
 FOUND_PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && echo $(p))))
 
-.PHONY: help install run test lint format migrate clean bench bench-scaleout
+.PHONY: help install run test lint format migrate clean bench bench-scaleout loadtest
 
 help:
 	@echo "make run     serve Candor with demo data on http://$(HOST):$(PORT), with the task worker"
@@ -23,6 +23,7 @@ help:
 	@echo "make format  apply ruff's formatting and safe fixes"
 	@echo "make bench   page speed at scale (SCALE=full|small DURATION=10; docs/performance.md)"
 	@echo "make bench-scaleout  two app servers share one session and see each other's writes (docs/deploy.md)"
+	@echo "make loadtest  USERS=16 people at once for DURATION=60 s on PostgreSQL: no 5xx, no write lost"
 
 $(VENV)/.installed: requirements.txt
 	@if [ -z "$(FOUND_PYTHON)" ]; then \
@@ -75,6 +76,13 @@ bench: install
 # writes at once; see docs/deploy.md "Scale beyond one machine".
 bench-scaleout: install
 	$(PY) -m bench.two_servers
+
+# Many users at once on gunicorn + PostgreSQL (local only): no 5xx, every accepted
+# write stored, every conflicting edit reported; see docs/performance.md "Load test".
+# DURATION defaults to 60 s here (10 for make bench) unless given.
+USERS ?= 16
+loadtest: install
+	USERS=$(USERS) DURATION=$(if $(filter command line environment,$(origin DURATION)),$(DURATION),60) $(PY) -m bench.loadtest
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .pytest_cache .ruff_cache

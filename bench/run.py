@@ -160,7 +160,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+def start_gunicorn(
+    env: dict[str, str], port: int, log: Path, output: Path | None = None
+) -> subprocess.Popen:
+    """gunicorn on 127.0.0.1:`port`; its workers' own output to `output` when given."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [
         str(gunicorn) if gunicorn.exists() else "gunicorn",
@@ -172,7 +175,12 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Pope
         f"--error-logfile={log}",
     ]
     # Its own process group, so stopping it stops its workers too.
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    if output is None:
+        return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    with output.open("ab") as sink:
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, start_new_session=True, stdout=sink, stderr=sink
+        )
 
 
 def stop(process: subprocess.Popen | None) -> None:
