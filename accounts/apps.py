@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connect the log-in signal receivers.
-        from accounts import audit, middleware  # noqa: F401
+        from accounts import audit, middleware, two_factor  # noqa: F401

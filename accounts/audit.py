@@ -19,6 +19,8 @@ Logged:
   are not logged: every expired session would make one.
 - log-ins (signals): success, failure (with the username typed), lockout by
   django-axes, and log-out.
+- two-factor sign-in (`security_event`, from accounts/two_factor.py): codes
+  accepted and refused, set up, turned off, and pages refused for want of it.
 """
 
 from __future__ import annotations
@@ -166,3 +168,11 @@ def _login_failed(sender, credentials: dict, request: HttpRequest | None = None,
 @receiver(user_locked_out, dispatch_uid="candor.audit.locked_out")
 def _locked_out(sender, request: HttpRequest, username: str | None, **kwargs) -> None:
     _log(logging.WARNING, "locked out", request, user_id=None, username=username or "(blank)")
+
+
+def security_event(
+    request: HttpRequest | None, event: str, user, *, level: int = logging.INFO, note: str = ""
+) -> None:
+    """One line in the security log about `user` (e.g. two-factor sign-in,
+    accounts/two_factor.py); say what happened, never what was typed."""
+    _log(level, event, request, user_id=user.pk, username=user.get_username(), note=note)

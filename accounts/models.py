@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django_otp.models import Device
 
 
 class Role(models.TextChoices):
@@ -204,3 +205,51 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+# --- Two-factor sign-in: recovery codes --------------------------------------------
+# The authenticator app itself is django-otp's TOTPDevice (accounts/two_factor.py).
+
+
+class RecoveryCodeDevice(Device):
+    """A user's one-time recovery codes, as one django-otp device so that a
+    session verified with a code is `is_verified()` like one verified with the
+    app. Only the codes' SHA-256 is stored; each code works once."""
+
+    class Meta(Device.Meta):
+        verbose_name = "recovery code set"
+
+    def verify_token(self, token: str) -> bool:
+        digest = RecoveryCode.hash(token)
+        # One UPDATE: two requests racing with the same code cannot both win.
+        used = self.codes.filter(code_hash=digest, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+        return used == 1
+
+    @property
+    def remaining(self) -> int:
+        return self.codes.filter(used_at__isnull=True).count()
+
+
+class RecoveryCode(models.Model):
+    device = models.ForeignKey(RecoveryCodeDevice, models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "code_hash"], name="recovery_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Recovery code of {self.device.user} ({'used' if self.used_at else 'unused'})"
+
+    @staticmethod
+    def normalize(code: str) -> str:
+        """What the user typed, without spaces, dashes or case."""
+        return "".join(c for c in str(code).lower() if c.isalnum())
+
+    @classmethod
+    def hash(cls, code: str) -> str:
+        return hashlib.sha256(cls.normalize(code).encode()).hexdigest()

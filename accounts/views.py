@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts import two_factor
 from accounts.models import ApiToken
 
 
@@ -50,8 +51,19 @@ def profile(request: HttpRequest) -> HttpResponse:
         "tokens": request.user.api_tokens.all(),
         "new_token": new_token,
         "secret": secret,
+        "two_factor": _two_factor_status(request.user),
     }
     return render(request, "accounts/profile.html", context, status=status)
+
+
+def _two_factor_status(user) -> dict:
+    recovery = two_factor.recovery_device(user)
+    return {
+        "enrolled": two_factor.is_enrolled(user),
+        "required": two_factor.is_required(user),
+        "verified": two_factor.is_verified(user),
+        "recovery_left": recovery.remaining if recovery else 0,
+    }
 
 
 @require_POST

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "huey.contrib.djhuey",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "advisory",
 ]
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor (accounts/two_factor.py).
+    "django_otp.middleware.OTPMiddleware",
     # Refused requests (401/403/404) to the security log (accounts/audit.py).
     "accounts.audit.DeniedRequestLogMiddleware",
     "accounts.middleware.SessionIdleTimeoutMiddleware",
@@ -167,6 +171,16 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout"
 AXES_VERBOSE = False
+# A wrong two-factor code counts as a failed log-in (accounts/two_factor.py);
+# axes must not store the code typed with it.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+
+# Two-factor sign-in (django-otp): authenticator apps (TOTP) and hashed
+# recovery codes. Optional for advisors and managers, required for admins
+# before they decide let-go cases or use the Django admin.
+OTP_TOTP_ISSUER = "Candor"
+# The admin lists who has a device (to delete a lost one), never the secrets.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Behind a proxy, set AXES_IPWARE_META_PRECEDENCE_ORDER as in docs/deploy.md.
 
 # Internationalisation

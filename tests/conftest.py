@@ -3,6 +3,7 @@
 - `team` and `other_team`: two practice groups.
 - `advisor` (on `team`), `other_advisor` (on `other_team` only),
   `manager` (manages `team`), `admin` (firm-wide).
+- `client`: the test client; `force_login` includes two-factor sign-in (tests/otp.py).
 - `acme`: a client on `team` led by `advisor`, with one engagement
   (`acme_engagement`) and one pending disagreement (`dispute`).
   (`client` is pytest-django's test client, hence the name.)
@@ -22,6 +23,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.otp import SignedInClient
 
 # Tasks run inside the test that enqueues them, on huey's in-memory storage,
 # through the same django.tasks backend production uses (TASKS_IMMEDIATE=true
@@ -48,6 +50,13 @@ def _test_settings(settings) -> None:
         **settings.CACHES,
         "jobs": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jobs"},
     }
+
+
+@pytest.fixture
+def client() -> SignedInClient:
+    """pytest-django's test client, but `force_login` passes two-factor sign-in
+    too (tests/otp.py): admins need it for let-go decisions and the admin."""
+    return SignedInClient()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
+from accounts.two_factor import verified_required
 from advisory import exports, selectors
 from advisory.forms import LetGoDecisionForm, LetGoProposalForm, OffboardingForm, ReinstateForm
 from advisory.letgo import (
@@ -131,6 +132,7 @@ def _detail_context(case: LetGoCase, **forms) -> dict:
 def letgo_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     form = LetGoDecisionForm(request.POST)
+@verified_required(back="letgo-detail", purpose="decide let-go cases")
     approve = "approve" in request.POST
     if form.is_valid():
         try:
@@ -189,6 +191,7 @@ def letgo_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
 def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     form = OffboardingForm(request.POST, instance=LetGoCase.objects.get(pk=case.pk))
+@verified_required(back="letgo-detail", purpose="decide let-go cases")
     if form.is_valid():
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
         try:
@@ -220,6 +223,7 @@ def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
 def letgo_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     version = request.POST.get("version", "")
+@verified_required(back="letgo-detail", purpose="decide let-go cases")
     try:
         letgo_complete(
             case, by=request.user, expected_version=int(version) if version.isdigit() else -1
@@ -244,6 +248,7 @@ def letgo_letter(request: HttpRequest, pk: int) -> HttpResponse:
 def client_reinstate_view(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_visible_or_404(Client, request.user, pk=pk)
     form = ReinstateForm(request.POST)
+@verified_required(back="client-detail", purpose="reinstate clients")
     if form.is_valid():
         try:
             client_reinstate(client, by=request.user, reason=form.cleaned_data["reason"])

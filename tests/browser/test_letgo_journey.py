@@ -11,6 +11,7 @@ from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.services import client_save, disagreement_log, engagement_save
 from tests.browser.conftest import axe_violations
 from tests.browser.test_login import log_in
+from tests.otp import code_for, enroll
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +50,11 @@ def test_an_admin_approves_offboards_and_the_client_is_let_go(
     live_server, page: Page, proposal, console_errors
 ):
     page.emulate_media(reduced_motion="reduce")
+    # Admins decide only with two-factor sign-in: this one set up an app earlier.
+    app = enroll(User.objects.get(username="admin"))
     log_in(page, live_server.url, "admin", "candor-demo-pass")
+    page.get_by_label("Code").fill(code_for(app))
+    page.get_by_role("button", name="Verify").click()
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Let-go review").click()
     page.get_by_role("link", name="Castellan Hotels Group").first.click()

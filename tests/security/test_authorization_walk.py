@@ -43,7 +43,9 @@ from django.db import transaction
 from django.test import Client as BrowserClient
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django_otp import DEVICE_ID_SESSION_KEY
 
+from accounts import two_factor
 from accounts.models import ApiToken, Role, User
 from advisory import import_jobs, imports
 from advisory.evidence import evidence_attach
@@ -57,6 +59,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.otp import enroll
 from tests.security.html import inline_code
 
 ANONYMOUS = "anonymous"
@@ -97,6 +100,9 @@ PAGES: dict[str, tuple[str, str | None]] = {
     "api-token-revoke": (ADVISOR, "api_token"),
     "password_change": (ADVISOR, None),
     "password_change_done": (ADVISOR, None),
+    "two-factor-setup": (ADVISOR, None),
+    "two-factor-recovery-codes": (ADVISOR, None),
+    "two-factor-turn-off": (ADVISOR, None),
     # the pages
     "dashboard": (ADVISOR, None),
     "client-list": (ADVISOR, None),
@@ -174,6 +180,7 @@ ONLY = {
 PUBLIC: dict[str, str] = {
     "healthz": "load balancer liveness probe; says only 'ok'",
     "login": "where everyone starts",
+    "login-code": "the log-in's second step, for whoever just gave the right password",
     "logout": "ends one's own session (POST only)",
     "password_reset": "asks for an e-mail address; says the same whether it is known",
     "password_reset_done": "a static confirmation",
@@ -287,6 +294,7 @@ def _build_world() -> World:
     erin = UserFactory(username="erin", role=Role.MANAGER, team=other_team)
     other_team.managers.add(erin)
     dana = UserFactory(username="dana", role=Role.ADMIN, is_staff=True)
+    enroll(dana)  # admins need two-factor sign-in to decide let-go cases and use the admin
 
     acme = ClientFactory(name="Acme Holdings", lead_advisor=alice, team=team)
     engagement = EngagementFactory(client=acme, title="Annual audit 2026")
@@ -351,11 +359,14 @@ def _build_world() -> World:
 
 def _session_for(user: User) -> str:
     """A signed-in session, as django.contrib.auth.login makes it (without its
-    signals: the walk is about what happens after logging in)."""
+    signals: the walk is about what happens after logging in), verified by
+    two-factor sign-in for whoever has it set up."""
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    if device := two_factor.app_device(user):
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # verified with the code
     session.create()
     return session.session_key
 
