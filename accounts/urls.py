@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import two_factor_views, views
+from accounts.password_reset import PasswordResetForm
 
 # Django's own views: login, logout, password change and reset. Templates live
 # in templates/registration/. The log-in comes first, our own: it adds the
@@ -13,6 +15,12 @@ urlpatterns = [
     path("login/code/", two_factor_views.login_code, name="login-code"),
     path("profile/", views.profile, name="profile"),
     path("profile/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    # Before Django's own: a reset e-mail the mail server refuses is retried later.
+    path(
+        "password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=PasswordResetForm),
+        name="password_reset",
+    ),
     path("profile/two-factor/setup/", two_factor_views.setup, name="two-factor-setup"),
     path(
         "profile/two-factor/recovery-codes/",

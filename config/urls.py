@@ -9,6 +9,7 @@ from advisory.views import home
 
 urlpatterns = [
     path("healthz", home.healthz, name="healthz"),
+    path("healthz/ready", home.healthz_ready, name="healthz-ready"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -16,3 +17,6 @@ urlpatterns = [
     path("api/", include("advisory.api.urls")),
     path("", include("advisory.urls")),
 ]
+
+# The database unreachable answers 503, whichever layer raised (config/middleware.py).
+handler500 = "config.middleware.server_error"

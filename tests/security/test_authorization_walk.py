@@ -179,6 +179,7 @@ ONLY = {
 # Open to anyone on purpose, each for a reason; walked only for server errors.
 PUBLIC: dict[str, str] = {
     "healthz": "load balancer liveness probe; says only 'ok'",
+    "healthz-ready": "load balancer readiness probe; says only whether the database answers",
     "login": "where everyone starts",
     "login-code": "the log-in's second step, for whoever just gave the right password",
     "logout": "ends one's own session (POST only)",
