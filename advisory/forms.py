@@ -28,7 +28,41 @@ def _with(queryset: QuerySet, pks: list[int | None]) -> QuerySet:
     return model.objects.filter(Q(pk__in=queryset.values("pk")) | Q(pk__in=extra))
 
 
-class VersionedForm(forms.ModelForm):
+# The largest id a database column holds (64-bit, PostgreSQL's bigint).
+MAX_ID = 2**63 - 1
+
+
+class ModelMultipleChoices(forms.ModelMultipleChoiceField):
+    """Refuses an id no column can hold as an invalid choice: Django's `__in`
+    lookup would hand it to the database, which fails (SQLite: OverflowError)."""
+
+    def _check_values(self, value) -> QuerySet:
+        for pk in value:
+            text = str(pk).strip()
+            if text.isascii() and text.isdigit() and int(text) > MAX_ID:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": pk},
+                )
+        return super()._check_values(value)
+
+
+class HiddenFieldErrors:
+    """A hidden field's error (a missing or garbled `version`) has no place on
+    the page: say what to do for the whole form instead of failing silently."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if any(self.fields[name].widget.is_hidden for name in self.errors if name in self.fields):
+            self.add_error(
+                None,
+                "This page's form was incomplete or out of date: reload the page and try again.",
+            )
+        return cleaned
+
+
+class VersionedForm(HiddenFieldErrors, forms.ModelForm):
     """A record form that carries the version it was opened at (optimistic
     locking) and, when editing, the reason for the change."""
 
@@ -140,6 +174,7 @@ class EngagementForm(VersionedForm):
             "members": forms.SelectMultiple(attrs={"size": 6}),
         }
         help_texts = {"members": "Hold Ctrl (⌘ on a Mac) to choose several."}
+        field_classes = {"members": ModelMultipleChoices}
 
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
@@ -215,7 +250,7 @@ class DisagreementForm(VersionedForm):
 YES_NO = [("", "Not yet known"), ("True", "Yes"), ("False", "No")]
 
 
-class DecisionForm(forms.ModelForm):
+class DecisionForm(HiddenFieldErrors, forms.ModelForm):
     """Record the client's decision; the acknowledgment only when they
     proceeded against advice. Nothing here is pre-filled for the client."""
 
@@ -276,7 +311,7 @@ class DecisionForm(forms.ModelForm):
             self.initial["decided_on"] = timezone.localdate()
 
 
-class OutcomeForm(forms.ModelForm):
+class OutcomeForm(HiddenFieldErrors, forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     class Meta:
@@ -295,7 +330,7 @@ class OutcomeForm(forms.ModelForm):
             self.initial["outcome_recorded_on"] = timezone.localdate()
 
 
-class AmendmentForm(forms.Form):
+class AmendmentForm(HiddenFieldErrors, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
     field = forms.ChoiceField(
         label="Fact to correct",
@@ -327,7 +362,7 @@ class CommentForm(forms.Form):
     )
 
 
-class ArchiveForm(forms.Form):
+class ArchiveForm(HiddenFieldErrors, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
     archive = forms.BooleanField(required=False, widget=forms.HiddenInput)
     reason = forms.CharField(label="Reason", required=False, max_length=500)
@@ -360,7 +395,7 @@ class LetGoProposalForm(forms.Form):
         max_length=5000,
         help_text="What the admin deciding the case needs to know, in your own words.",
     )
-    evidence = forms.ModelMultipleChoiceField(
+    evidence = ModelMultipleChoices(
         queryset=Disagreement.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         label="Disagreements as evidence",
@@ -377,7 +412,7 @@ class LetGoProposalForm(forms.Form):
         )
 
 
-class LetGoDecisionForm(forms.Form):
+class LetGoDecisionForm(HiddenFieldErrors, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
     note = forms.CharField(
         label="Decision note",
@@ -388,7 +423,7 @@ class LetGoDecisionForm(forms.Form):
     )
 
 
-class OffboardingForm(forms.ModelForm):
+class OffboardingForm(HiddenFieldErrors, forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     class Meta:

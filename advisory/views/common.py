@@ -21,6 +21,7 @@ from advisory.services import EditConflict, record_set_archived
 
 PAGE_SIZE = 25
 COUNT_UP_TO = 1000  # rows counted at least; beyond, lists say "more than 1,000"
+MAX_PAGE = 10**9  # a later page number shows the last page
 
 
 class CappedPaginator(Paginator):
@@ -35,7 +36,8 @@ class CappedPaginator(Paginator):
 
     def __init__(self, object_list, per_page: int, *, page: str | None) -> None:
         super().__init__(object_list, per_page)
-        wanted = int(page) if page and page.isdigit() else 1
+        # Bounded, so a hand-typed page number can't overflow the LIMIT below.
+        wanted = min(int(page), MAX_PAGE) if page and page.isascii() and page.isdigit() else 1
         self.limit = max(COUNT_UP_TO, wanted * per_page)
         self.exact = True
 
