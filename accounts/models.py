@@ -4,9 +4,9 @@ import hashlib
 import secrets
 from typing import NamedTuple
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser, Permission, UserManager
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django_otp.models import Device
@@ -54,6 +54,7 @@ class CandorUserManager(UserManager.from_queryset(UserQuerySet)):
 class GroupFacts(NamedTuple):
     names: frozenset[str]
     permissions: frozenset[str]  # "app_label.codename"
+    own_permissions: frozenset[str]  # granted to the user directly
 
 
 class User(AbstractUser):
@@ -84,17 +85,24 @@ class User(AbstractUser):
 
     @cached_property
     def group_facts(self) -> GroupFacts:
-        """The user's groups and their permissions, in one query per instance
-        (the role and accounts.backends.RoleBackend both read it)."""
-        names, permissions = set(), set()
-        rows = self.groups.values_list(
+        """The user's groups, their permissions and the user's own, in one
+        query per instance (the role and accounts.backends.RoleBackend read it)."""
+        groups = self.groups.values_list(
             "name", "permissions__content_type__app_label", "permissions__codename"
         )
-        for name, app_label, codename in rows:
+        own = Permission.objects.filter(user=self).values_list(
+            Value(None, output_field=models.CharField()), "content_type__app_label", "codename"
+        )
+        groups, own = groups.order_by(), own.order_by()  # no ORDER BY inside a UNION
+        names, permissions, own_permissions = set(), set(), set()
+        for name, app_label, codename in groups.union(own, all=True):
+            if name is None:
+                own_permissions.add(f"{app_label}.{codename}")
+                continue
             names.add(name)
             if codename:
                 permissions.add(f"{app_label}.{codename}")
-        return GroupFacts(frozenset(names), frozenset(permissions))
+        return GroupFacts(frozenset(names), frozenset(permissions), frozenset(own_permissions))
 
 
 class TeamQuerySet(models.QuerySet):

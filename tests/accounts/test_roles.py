@@ -51,16 +51,28 @@ def test_a_superuser_is_an_admin():
     assert UserFactory(role="", is_superuser=True).role == Role.ADMIN
 
 
-def test_the_role_and_every_permission_cost_two_queries(manager, django_assert_num_queries):
-    """The groups' names and permissions in one query, direct permissions in another."""
+def test_the_role_and_every_permission_cost_one_query(manager, django_assert_num_queries):
+    """The groups' names, their permissions and the user's own, in one query."""
     user = type(manager).objects.get(pk=manager.pk)
     user.user_permissions.add(Permission.objects.get(codename="view_team"))
     user = type(manager).objects.get(pk=user.pk)
     expected = perms_of(Role.MANAGER) | {"accounts.view_team"}
 
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert user.role == Role.MANAGER
         assert user.has_perm("accounts.review_letgo")  # through the manager group
         assert user.has_perm("accounts.view_team")  # given to the user directly
         assert not user.has_perm("accounts.decide_letgo")
         assert user.get_all_permissions() == expected
+
+
+def test_a_superuser_has_every_permission(manager):
+    manager.is_superuser = True
+    manager.save()
+    user = type(manager).objects.get(pk=manager.pk)
+
+    assert user.role == Role.ADMIN
+    assert user.get_all_permissions() == {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in Permission.objects.select_related("content_type")
+    }
