@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Team, User
 from advisory.models import Band, Client, Disagreement, Engagement
-from advisory.widgets import LongSelect
+from advisory.widgets import CappedChoiceIterator, LongSelect
 
 DATE_RANGE = filters.widgets.DateRangeWidget(attrs={"type": "date"})
 
@@ -67,6 +67,8 @@ class ScopedFilterSet(filters.FilterSet):
             for field in super().form.fields.values():
                 if getattr(field, "empty_label", None) == "---------":
                     field.empty_label = "Any"
+                if isinstance(field, forms.ModelChoiceField):
+                    field.iterator = CappedChoiceIterator
                 if type(field.widget) is forms.Select or isinstance(field, forms.ModelChoiceField):
                     field.widget = LongSelect(attrs=field.widget.attrs, choices=field.choices)
                 for widget in getattr(field.widget, "widgets", [field.widget]):

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
+
+
+class CappedChoiceIterator(ModelChoiceIterator):
+    """A model choice field's options, read up to LongSelect.LIMIT + 1 rows."""
+
+    def __init__(self, field) -> None:
+        super().__init__(field)
+        self.queryset = self.queryset[: LongSelect.LIMIT + 1]
 
 
 class LongSelect(forms.Select):
@@ -16,15 +25,41 @@ class LongSelect(forms.Select):
     (a choice whose label is a list of options would be rendered wrongly).
     """
 
+    # Beyond this many options (an admin's 10,000 clients) the select offers
+    # only the chosen one and says to search instead: a list that long is
+    # heavy to send and no help to scroll.
+    LIMIT = 500
+
     def render(self, name, value, attrs=None, renderer=None) -> str:
         selected = set(self.format_value(value))
-        options = format_html_join(
+        choices = list(self.choices)
+        options = [c for c in choices if c[0] == "" or str(c[0]) in selected]
+        capped = len([c for c in choices if c[0] != ""]) > self.LIMIT
+        if capped:
+            options += self._beyond_the_cap(selected - {str(c[0]) for c in options})
+        html = format_html_join(
             "",
             '<option value="{}"{}>{}</option>',
             (
                 (option, flatatt({"selected": str(option) in selected}), label)
-                for option, label in self.choices
+                for option, label in (options if capped else choices)
             ),
         )
+        if capped:
+            html += format_html(
+                '<option value="" disabled>More than {} to list: search by name</option>',
+                self.LIMIT,
+            )
         attrs = self.build_attrs(self.attrs, attrs)
-        return format_html("<select{}>{}</select>", flatatt({"name": name, **attrs}), options)
+        return format_html("<select{}>{}</select>", flatatt({"name": name, **attrs}), html)
+
+    def _beyond_the_cap(self, values: set[str]) -> list[tuple]:
+        """The chosen options that were not among the rows read."""
+        field = getattr(self.choices, "field", None)
+        ids = [v for v in values if v.isascii() and v.isdigit() and len(v) <= 18]
+        if field is None or not ids:
+            return []
+        return [
+            (field.prepare_value(obj), field.label_from_instance(obj))
+            for obj in field.queryset.filter(pk__in=ids)
+        ]

@@ -1334,3 +1334,24 @@ def test_with_many_engagements_a_rejected_log_offers_its_clients_engagements(
     response = client.post(reverse("disagreement-create"), log_data(tax))
     assert response.status_code == 302
     assert Disagreement.objects.get().engagement == tax
+
+
+def test_a_filter_with_too_many_choices_offers_only_the_chosen_one(
+    client, advisor, acme, monkeypatch
+):
+    monkeypatch.setattr(LongSelect, "LIMIT", 2)
+    others = [ClientFactory(name=f"Zeta {n}", lead_advisor=advisor) for n in range(3)]
+    client.force_login(advisor)
+
+    def client_select(query: dict) -> str:
+        page = client.get(reverse("disagreement-list"), query).content.decode()
+        return re.search(r'<select[^>]*name="client".*?</select>', page, re.S).group(0)
+
+    capped = client_select({})
+    assert "More than 2 to list: search by name" in capped
+    assert options(capped, "client") == []
+    chosen = client_select({"client": others[-1].pk})  # beyond the rows read
+    assert options(chosen, "client") == [(str(others[-1].pk), True)]
+    assert "Zeta 2" in chosen
+    monkeypatch.setattr(LongSelect, "LIMIT", 10)
+    assert len(options(client_select({}), "client")) == 4
