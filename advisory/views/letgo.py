@@ -129,10 +129,10 @@ def _detail_context(case: LetGoCase, **forms) -> dict:
 
 @require_POST
 @permission_required("accounts.decide_letgo")
+@verified_required(back="letgo-detail", purpose="decide let-go cases")
 def letgo_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     form = LetGoDecisionForm(request.POST)
-@verified_required(back="letgo-detail", purpose="decide let-go cases")
     approve = "approve" in request.POST
     if form.is_valid():
         try:
@@ -188,10 +188,10 @@ def letgo_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required("accounts.decide_letgo")
+@verified_required(back="letgo-detail", purpose="decide let-go cases")
 def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     form = OffboardingForm(request.POST, instance=LetGoCase.objects.get(pk=case.pk))
-@verified_required(back="letgo-detail", purpose="decide let-go cases")
     if form.is_valid():
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
         try:
@@ -220,10 +220,10 @@ def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required("accounts.decide_letgo")
+@verified_required(back="letgo-detail", purpose="decide let-go cases")
 def letgo_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     version = request.POST.get("version", "")
-@verified_required(back="letgo-detail", purpose="decide let-go cases")
     try:
         letgo_complete(
             case, by=request.user, expected_version=int(version) if version.isdigit() else -1
@@ -245,10 +245,10 @@ def letgo_letter(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required("accounts.decide_letgo")
+@verified_required(back="client-detail", purpose="reinstate clients")
 def client_reinstate_view(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_visible_or_404(Client, request.user, pk=pk)
     form = ReinstateForm(request.POST)
-@verified_required(back="client-detail", purpose="reinstate clients")
     if form.is_valid():
         try:
             client_reinstate(client, by=request.user, reason=form.cleaned_data["reason"])
