@@ -11,6 +11,9 @@ from advisory.models import Band, Client, Disagreement, Engagement
 from advisory.widgets import CappedChoiceIterator, LongSelect
 
 DATE_RANGE = filters.widgets.DateRangeWidget(attrs={"type": "date"})
+# The range's legend names the pair; each input needs a name of its own.
+DATE_RANGE.widgets[0].attrs["aria-label"] = "From"
+DATE_RANGE.widgets[1].attrs["aria-label"] = "To"
 
 
 class StableOrderingFilter(filters.OrderingFilter):

@@ -124,6 +124,9 @@ def _detail_context(case: LetGoCase, **forms) -> dict:
             "months": [m.isoformat() for m in history.months],
             "scores": history.scores.get(case.client_id, []),
         },
+        "score_rows": list(
+            zip(history.months, history.scores.get(case.client_id, []), strict=False)
+        ),
     }
 
 

@@ -6,7 +6,9 @@ when it does not — except under CI=true, where a missing browser fails.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Iterable
 from importlib import import_module
 from pathlib import Path
 
@@ -90,10 +92,26 @@ def console_errors(page) -> list[str]:
     return errors
 
 
-def axe_violations(page) -> list[str]:
-    """Accessibility violations axe-core finds on the current page."""
+@functools.cache
+def _axe_source() -> str:
+    return AXE.read_text()
+
+
+def axe_violations(page, impacts: Iterable[str] | None = None) -> list[str]:
+    """Accessibility violations axe-core finds on the current page.
+
+    `impacts` keeps only those of these impacts ("minor", "moderate",
+    "serious", "critical"); by default every violation counts. Each is
+    described with its impact and the first elements it found.
+    """
     # Evaluated through the DevTools protocol: the page's strict CSP forbids
     # injecting a <script>, and should.
-    page.evaluate(AXE.read_text())
+    page.evaluate(_axe_source())
     result = page.evaluate("async () => await axe.run()")
-    return [f"{v['id']}: {v['help']}" for v in result["violations"]]
+    wanted = None if impacts is None else set(impacts)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(" ".join(map(str, node["target"])) for node in v["nodes"][:3])
+        for v in result["violations"]
+        if wanted is None or v["impact"] in wanted
+    ]
