@@ -45,7 +45,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -59,6 +58,7 @@ from urllib.parse import urlencode, urlsplit
 from bench.run import (
     POSTGRES_SCHEMES,
     BenchError,
+    command,
     cookie_header,
     cookies_from,
     database_url_problem,
@@ -796,17 +796,5 @@ def main() -> int:
     return 0
 
 
-def _interrupted(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupted)  # stop gunicorn on `kill` too
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"loadtest: {error}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("loadtest: interrupted; gunicorn stopped.", file=sys.stderr)
-        sys.exit(130)
+    command(main, "loadtest")

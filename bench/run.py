@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import unquote, urlencode, urlsplit
@@ -599,13 +600,24 @@ def _interrupted(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupted)  # stop gunicorn on `kill` too
+def command(
+    main: Callable[[], int], name: str, *, failed: tuple[type[Exception], ...] = ()
+) -> None:
+    """Run a bench command's `main`: `kill` stops the servers it started too;
+    `failed` (a check that did not hold) exits 1, a BenchError 2."""
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         sys.exit(main())
+    except failed as failure:
+        print(f"{name}: FAILED: {failure}", file=sys.stderr)
+        sys.exit(1)
     except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
+        print(f"{name}: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("bench: interrupted; gunicorn stopped.", file=sys.stderr)
+        print(f"{name}: interrupted; the servers it started are stopped.", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    command(main, "bench")

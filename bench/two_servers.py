@@ -33,7 +33,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from bench.run import (
     POSTGRES_SCHEMES,
     SCALES,
     BenchError,
+    command,
     cookie_header,
     cookies_from,
     database_url_problem,
@@ -263,20 +263,5 @@ def main() -> int:
     return 0
 
 
-def _interrupted(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupted)  # stop both servers on `kill` too
-    try:
-        sys.exit(main())
-    except CheckFailed as failure:
-        print(f"two_servers: FAILED: {failure}", file=sys.stderr)
-        sys.exit(1)
-    except BenchError as error:
-        print(f"two_servers: {error}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("two_servers: interrupted; the servers it started are stopped.", file=sys.stderr)
-        sys.exit(130)
+    command(main, "two_servers", failed=(CheckFailed,))
