@@ -65,8 +65,13 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         user = context["user"]
         try:
             _message(context, to_email, from_email).send()
-        except Exception:
-            logger.exception("Could not send the password reset e-mail for user %s", user.pk)
+        except Exception as exc:
+            # The exception's name only: its text may hold the address (SMTPRecipientsRefused).
+            logger.error(
+                "Could not send the password reset e-mail for user %s: %s",
+                user.pk,
+                type(exc).__name__,
+            )
             try:
                 _retry(
                     1,
@@ -102,9 +107,12 @@ def send_password_reset_email(
     }
     try:
         _message(context, user.email).send()
-    except Exception:
-        logger.exception(
-            "Could not send the password reset e-mail for user %s (attempt %d)", user_id, attempt
+    except Exception as exc:
+        logger.error(
+            "Could not send the password reset e-mail for user %s (attempt %d): %s",
+            user_id,
+            attempt,
+            type(exc).__name__,
         )
         return _retry(
             attempt, user_id=user_id, domain=domain, site_name=site_name, protocol=protocol

@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from accounts.models import Team, User
+from advisory.forms import parse_id
 from advisory.models import Band, Client, Disagreement, Engagement
 from advisory.widgets import CappedChoiceIterator, LongSelect
 
@@ -70,7 +71,9 @@ class ScopedFilterSet(filters.FilterSet):
             for field in super().form.fields.values():
                 if getattr(field, "empty_label", None) == "---------":
                     field.empty_label = "Any"
-                if isinstance(field, forms.ModelChoiceField):
+                if isinstance(field, forms.ModelChoiceField) and field.queryset.model is Client:
+                    # Beyond 500 clients the select says to search by name,
+                    # which every list with a client filter searches.
                     field.iterator = CappedChoiceIterator
                 if type(field.widget) is forms.Select or isinstance(field, forms.ModelChoiceField):
                     field.widget = LongSelect(attrs=field.widget.attrs, choices=field.choices)
@@ -245,10 +248,10 @@ class DisagreementFilter(ScopedFilterSet):
         """The chosen client's engagements (or the one asked for by id), not
         every engagement in scope: a firm's log has tens of thousands."""
         engagements = Engagement.objects.visible_to(self.user).select_related("client")
-        client, engagement = (str(self.data.get(name, "")) for name in ("client", "engagement"))
-        if client.isdigit():
+        client, engagement = (parse_id(self.data.get(key, "")) for key in ("client", "engagement"))
+        if client is not None:
             return engagements.filter(client_id=client)
-        if engagement.isdigit():
+        if engagement is not None:
             return engagements.filter(pk=engagement)
         return engagements.none()
 

@@ -32,14 +32,24 @@ def _with(queryset: QuerySet, pks: list[int | None]) -> QuerySet:
 MAX_ID = 2**63 - 1
 
 
+def parse_id(text: str) -> int | None:
+    """A record id typed in a URL or a form: ASCII digits a column can hold, else None.
+
+    (`"²".isdigit()` is true, and int() refuses it.)"""
+    text = str(text).strip()
+    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
 class ModelMultipleChoices(forms.ModelMultipleChoiceField):
     """Refuses an id no column can hold as an invalid choice: Django's `__in`
     lookup would hand it to the database, which fails (SQLite: OverflowError)."""
 
     def _check_values(self, value) -> QuerySet:
         for pk in value:
-            text = str(pk).strip()
-            if text.isascii() and text.isdigit() and int(text) > MAX_ID:
+            text = str(pk).strip().removeprefix("-").removeprefix("+")
+            if text.isascii() and text.isdigit() and (len(text) > 19 or int(text) > MAX_ID):
                 raise ValidationError(
                     self.error_messages["invalid_choice"],
                     code="invalid_choice",

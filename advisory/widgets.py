@@ -25,9 +25,9 @@ class LongSelect(forms.Select):
     (a choice whose label is a list of options would be rendered wrongly).
     """
 
-    # Beyond this many options (an admin's 10,000 clients) the select offers
-    # only the chosen one and says to search instead: a list that long is
-    # heavy to send and no help to scroll.
+    # Beyond this many options (an admin's 10,000 clients; with
+    # CappedChoiceIterator) the select offers only the chosen one and says to
+    # search instead: a list that long is heavy to send and no help to scroll.
     LIMIT = 500
 
     def render(self, name, value, attrs=None, renderer=None) -> str:

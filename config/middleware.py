@@ -28,6 +28,7 @@ replaced before its first use; the next request connects afresh.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Callable
 
@@ -37,14 +38,31 @@ from django.template import loader
 from django.utils.log import log_response
 from django.views.defaults import server_error as django_server_error
 
-UNAVAILABLE = (OperationalError, InterfaceError)
 # Seconds a client (or a person) should wait before trying again.
 RETRY_AFTER = 30
-API_MESSAGE = "The database is unavailable. Nothing was changed; try again in a minute."
+API_MESSAGE = (
+    "The database is unavailable; try again in a minute. If you were saving "
+    "something, check whether it was saved before sending it again."
+)
+# PostgreSQL's codes for a connection that failed or a server shutting down
+# (SQLSTATE class 08, 57P01-57P03). A deadlock (40P01), a statement timeout
+# (57014) or a missing table are bugs or load, not an outage: they stay 500s.
+CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
+SQLITE_UNREACHABLE = ("unable to open database", "disk I/O error")
 
 
 def is_database_unavailable(exc: BaseException | None) -> bool:
-    return isinstance(exc, UNAVAILABLE)
+    """The database can't be reached, as opposed to a query that failed."""
+    if isinstance(exc, InterfaceError):  # the connection was already closed
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, sqlite3.Error):
+        return str(cause).startswith(SQLITE_UNREACHABLE)
+    code = getattr(cause, "pgcode", None)
+    # No code: the driver lost the server (refused, closed, timed out).
+    return code is None or code.startswith(CONNECTION_LOST)
 
 
 def unavailable_response(request: HttpRequest) -> HttpResponse:

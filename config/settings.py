@@ -300,7 +300,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "advisory.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser, refusing a body nested too deeply with a 400.
+    "DEFAULT_PARSER_CLASSES": ["advisory.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "advisory.api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -27,7 +27,6 @@ from accounts.permissions import can_comment
 from advisory import health
 from advisory.api.errors import as_api_error
 from advisory.api.filters import LetGoCaseFilter, ScopedFilterBackend
-from advisory.api.parsers import JSONParser
 from advisory.api.permissions import RolePermission
 from advisory.api.schema import LIST_404, conflict, errors
 from advisory.api.serializers import (
@@ -64,7 +63,6 @@ class ScopedViewSet(viewsets.GenericViewSet):
     """List, retrieve and the versioned-write plumbing shared by the record endpoints."""
 
     permission_classes = [RolePermission]
-    parser_classes = [JSONParser]
     filter_backends = [ScopedFilterBackend]
     lookup_value_converter = "int"
     action_permissions: dict[str, list[str]] = {}

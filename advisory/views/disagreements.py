@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import copy
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms.models import ModelChoiceIterator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +17,7 @@ from advisory.forms import (
     DecisionForm,
     DisagreementForm,
     OutcomeForm,
+    parse_id,
 )
 from advisory.forms_evidence import EvidenceForm
 from advisory.models import Client, Disagreement, Engagement
@@ -78,12 +78,12 @@ def disagreement_list(request: HttpRequest) -> HttpResponse:
 def disagreement_create(request: HttpRequest) -> HttpResponse:
     """Log a disagreement; `?client=` or `?engagement=` preselects from those pages."""
     client, initial = None, {}
-    engagement_id = request.GET.get("engagement", "")
-    client_id = request.GET.get("client", "")
-    if engagement_id.isdigit():
+    engagement_id = parse_id(request.GET.get("engagement", ""))
+    client_id = parse_id(request.GET.get("client", ""))
+    if engagement_id is not None:
         engagement = get_visible_or_404(Engagement, request.user, pk=engagement_id)
         client, initial["engagement"] = engagement.client, engagement.pk
-    elif client_id.isdigit():
+    elif client_id is not None:
         client = get_visible_or_404(Client, request.user, pk=client_id)
     if client is not None and client.is_read_only:
         messages.error(
@@ -97,13 +97,12 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
             return _choose_client(request)
         # Re-shown with errors, the select offers the posted engagement's
         # client's engagements; any engagement in scope still validates.
-        posted = request.POST.get("engagement", "")
-        shown = copy.copy(engagements)  # shares the widget: sets its choices
+        posted = parse_id(request.POST.get("engagement", ""))
+        shown = ModelChoiceIterator(engagements)
         shown.queryset = (
-            engagements.queryset.filter(client__engagements=posted)
-            if posted.isascii() and posted.isdigit() and len(posted) <= 18
-            else engagements.queryset.none()
+            shown.queryset.filter(client__engagements=posted) if posted else shown.queryset.none()
         )
+        engagements.widget.choices = shown  # what the select offers, not what validates
     if client is not None and "engagement" not in initial:
         choices = list(form.fields["engagement"].queryset[:2])
         if len(choices) == 1:
@@ -250,12 +249,10 @@ def disagreement_outcome(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("advisory.review_disagreement")
 def disagreement_review(request: HttpRequest, pk: int) -> HttpResponse:
     disagreement = _get(request, pk)
-    version = request.POST.get("version", "")
+    version = parse_id(request.POST.get("version", ""))
     try:
         disagreement_mark_reviewed(
-            disagreement,
-            by=request.user,
-            expected_version=int(version) if version.isdigit() else -1,
+            disagreement, by=request.user, expected_version=-1 if version is None else version
         )
     except EditConflict:
         messages.error(request, "Someone changed this disagreement meanwhile; review it again.")

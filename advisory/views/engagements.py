@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import get_visible_or_404, permission_required
 from advisory import exports
 from advisory.filters import EngagementFilter
-from advisory.forms import EngagementForm
+from advisory.forms import EngagementForm, parse_id
 from advisory.models import Client, Engagement
 from advisory.services import engagement_save
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
@@ -45,8 +45,8 @@ def engagement_list(request: HttpRequest) -> HttpResponse:
 @permission_required("advisory.add_engagement")
 def engagement_create(request: HttpRequest) -> HttpResponse:
     initial = {}
-    client_id = request.GET.get("client", "")
-    if client_id.isdigit():
+    client_id = parse_id(request.GET.get("client", ""))
+    if client_id is not None:
         client = get_visible_or_404(Client, request.user, pk=client_id)
         if client.is_read_only:
             state = "let go" if client.status == Client.Status.LET_GO else "archived"

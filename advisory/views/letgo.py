@@ -13,7 +13,13 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import get_visible_or_404, permission_required
 from accounts.two_factor import verified_required
 from advisory import exports, selectors
-from advisory.forms import LetGoDecisionForm, LetGoProposalForm, OffboardingForm, ReinstateForm
+from advisory.forms import (
+    LetGoDecisionForm,
+    LetGoProposalForm,
+    OffboardingForm,
+    ReinstateForm,
+    parse_id,
+)
 from advisory.letgo import (
     AlreadyDecided,
     client_reinstate,
@@ -226,11 +232,9 @@ def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
 @verified_required(back="letgo-detail", purpose="decide let-go cases")
 def letgo_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
-    version = request.POST.get("version", "")
+    version = parse_id(request.POST.get("version", ""))
     try:
-        letgo_complete(
-            case, by=request.user, expected_version=int(version) if version.isdigit() else -1
-        )
+        letgo_complete(case, by=request.user, expected_version=-1 if version is None else version)
     except EditConflict:
         messages.error(request, "The case changed while you were reading it; check it again.")
     except ValidationError as exc:

@@ -60,6 +60,10 @@ NUMBERS = [
     str(-(2**63) - 1),
     str(2**64),
     "9" * 400,
+    "9" * 5000,  # beyond int()'s 4,300 digits
+    "-" + "9" * 25,
+    "+" + str(2**63),
+    "²",  # a digit to str.isdigit(), not to int()
     "1e309",
     "-1e309",
     "NaN",

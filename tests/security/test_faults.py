@@ -22,8 +22,10 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
 import logging
 import re
+import smtplib
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -35,7 +37,7 @@ import pytest
 from django.apps import apps
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
@@ -44,6 +46,7 @@ from accounts.models import ApiToken
 from accounts.password_reset import send_password_reset_email
 from advisory import chain, imports, letgo, notifications, services
 from advisory.models import Client, Disagreement, LetGoCase, Notification
+from config.middleware import API_MESSAGE, is_database_unavailable
 from tests.factories import DisagreementFactory
 
 # --- Requests the way a WSGI server makes them ------------------------------------------
@@ -263,9 +266,7 @@ def test_the_database_going_away_mid_request_gives_503s_and_candor_recovers_by_i
     assert_friendly_503(next_page)
     assert (api_answer.status, api_answer.headers["Retry-After"]) == (503, "30")
     assert api_answer.headers["Content-Type"] == "application/json"
-    assert api_answer.body == (
-        '{"detail": "The database is unavailable. Nothing was changed; try again in a minute."}'
-    )
+    assert json.loads(api_answer.body) == {"detail": API_MESSAGE}
     assert (ready_answer.status, ready_answer.body) == (503, "database unavailable")
     assert (live_answer.status, live_answer.body) == (200, "ok")
     # Each failed request is logged once, naming the cause; no session or token.
@@ -298,6 +299,39 @@ def test_healthz_needs_no_database_even_while_it_is_down(fault):
     fault.go_down()
     assert serve(reverse("healthz")).body == "ok"
     assert serve(reverse("healthz-ready")).status == 503
+
+
+class DriverError(Exception):
+    """psycopg2's errors carry the SQLSTATE as `pgcode` (None when the connection failed)."""
+
+    def __init__(self, pgcode: str | None) -> None:
+        super().__init__("driver error")
+        self.pgcode = pgcode
+
+
+def _wrapped(cause: BaseException) -> OperationalError:
+    error = OperationalError(str(cause))
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    "error, unavailable",
+    [
+        (_wrapped(DriverError(None)), True),  # refused, closed, timed out
+        (_wrapped(DriverError("08006")), True),  # connection failure
+        (_wrapped(DriverError("57P01")), True),  # terminated by the administrator
+        (_wrapped(sqlite3.OperationalError("disk I/O error")), True),
+        (InterfaceError("connection already closed"), True),
+        (_wrapped(DriverError("40P01")), False),  # a deadlock: a bug or load, a 500
+        (_wrapped(DriverError("57014")), False),  # a statement timeout
+        (_wrapped(sqlite3.OperationalError("database is locked")), False),
+        (_wrapped(sqlite3.OperationalError("no such table: advisory_client")), False),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_only_an_unreachable_database_counts_as_unavailable(error, unavailable):
+    assert is_database_unavailable(error) is unavailable
 
 
 def test_a_view_error_that_is_not_the_database_is_still_a_500(client, advisor, monkeypatch):
@@ -532,9 +566,10 @@ def mail_server_down(*args, **kwargs):
 def test_a_password_reset_asked_for_while_mail_is_down_is_sent_later(
     client, advisor, monkeypatch, mailoutbox, caplog
 ):
-    monkeypatch.setattr(
-        "django.core.mail.backends.locmem.EmailBackend.send_messages", mail_server_down
-    )
+    def refused(*args, **kwargs):  # an error whose text holds the address
+        raise smtplib.SMTPRecipientsRefused({"alice@example.com": (451, b"try later")})
+
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", refused)
 
     response = client.post(reverse("password_reset"), {"email": "alice@example.com"})
 

@@ -369,3 +369,55 @@ def test_a_garbled_version_is_reported_on_the_form(cast, browsers):
     )
     assert response.status_code == 400
     assert "reload the page and try again" in response.content.decode()
+
+
+# Digits str.isdigit() accepts and int() refuses, and ids no column holds.
+ODD_IDS = ["²", "٣", "9" * 5000, str(2**63), "-" + "9" * 25]
+
+
+@pytest.mark.parametrize("value", ODD_IDS)
+@pytest.mark.parametrize(
+    "name, key",
+    [
+        ("disagreement-list", "client"),
+        ("disagreement-list", "engagement"),
+        ("disagreement-create", "client"),
+        ("disagreement-create", "engagement"),
+        ("engagement-create", "client"),
+    ],
+)
+def test_an_odd_id_in_a_query_string_is_ignored_or_refused(name, key, value, cast, browsers):
+    response = browsers["admin"].get(reverse(name), {key: value})
+    assert response.status_code in (200, 400, 404)
+
+
+@pytest.mark.parametrize("value", ODD_IDS)
+def test_an_odd_version_in_a_post_is_a_conflict_not_a_crash(value, cast, browsers):
+    before = row_counts()
+    review = browsers["manager"].post(
+        reverse("disagreement-review", args=[cast.dispute.pk]), {"version": value}
+    )
+    complete = browsers["admin"].post(
+        reverse("letgo-complete", args=[cast.approved.pk]), {"version": value}
+    )
+    assert review.status_code == complete.status_code == 302
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("member", ["-" + str(2**63 + 1), "+" + str(2**63), "9" * 5000])
+def test_a_member_id_no_column_holds_is_an_invalid_choice(member, cast, browsers):
+    engagement = cast.engagement
+    data = {
+        "client": engagement.client_id,
+        "title": engagement.title,
+        "service_line": engagement.service_line,
+        "lead_advisor": engagement.lead_advisor_id,
+        "status": engagement.status,
+        "members": [member],
+        "version": engagement.version,
+    }
+    before = row_counts()
+    response = browsers["manager"].post(reverse("engagement-edit", args=[engagement.pk]), data)
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    assert row_counts() == before
