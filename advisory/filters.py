@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import django_filters as filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django_filters.fields import ModelChoiceField
 
 from accounts.models import Team, User
 from advisory.forms import parse_id
@@ -48,6 +50,21 @@ class ArchivedFilter(filters.ChoiceFilter):
         if value == "all":
             return queryset
         return queryset.filter(is_archived=value == "only")
+
+
+class IdChoiceField(ModelChoiceField):
+    """Refuses what can't be a record's id before asking the database, which
+    fails on an id no column holds (SQLite: OverflowError, a 500)."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and parse_id(value) is None:
+            message = self.error_messages["invalid_choice"]
+            raise ValidationError(message, code="invalid_choice", params={"value": value})
+        return super().to_python(value)
+
+
+class IdChoiceFilter(filters.ModelChoiceFilter):
+    field_class = IdChoiceField
 
 
 class ScopedFilterSet(filters.FilterSet):
@@ -112,8 +129,8 @@ class ScopedFilterSet(filters.FilterSet):
 class ClientFilter(ScopedFilterSet):
     search_fields = ["name", "sector", "contact_name"]
 
-    team = filters.ModelChoiceFilter(queryset=Team.objects.none())
-    lead_advisor = filters.ModelChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
+    team = IdChoiceFilter(queryset=Team.objects.none())
+    lead_advisor = IdChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
     status = filters.ChoiceFilter(choices=Client.Status.choices)
     kind = filters.ChoiceFilter(choices=Client.Kind.choices)
     band = filters.ChoiceFilter(field_name="health_band", choices=Band.choices, label="Band")
@@ -143,9 +160,9 @@ class ClientFilter(ScopedFilterSet):
 class EngagementFilter(ScopedFilterSet):
     search_fields = ["title", "client__name", "service_line"]
 
-    client = filters.ModelChoiceFilter(queryset=Client.objects.none())
-    lead_advisor = filters.ModelChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
-    team = filters.ModelChoiceFilter(field_name="client__team", queryset=Team.objects.none())
+    client = IdChoiceFilter(queryset=Client.objects.none())
+    lead_advisor = IdChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
+    team = IdChoiceFilter(field_name="client__team", queryset=Team.objects.none())
     status = filters.ChoiceFilter(choices=Engagement.Status.choices)
     o = StableOrderingFilter(
         fields=[
@@ -175,12 +192,12 @@ class EngagementFilter(ScopedFilterSet):
 
 class DisagreementFilter(ScopedFilterSet):
     search_fields = ["title", "client_request", "recommendation", "client__name"]
-    client = filters.ModelChoiceFilter(queryset=Client.objects.none())
-    engagement = filters.ModelChoiceFilter(queryset=Engagement.objects.none())
-    advisor = filters.ModelChoiceFilter(
+    client = IdChoiceFilter(queryset=Client.objects.none())
+    engagement = IdChoiceFilter(queryset=Engagement.objects.none())
+    advisor = IdChoiceFilter(
         field_name="logged_by", queryset=User.objects.none(), label="Logged by"
     )
-    team = filters.ModelChoiceFilter(field_name="client__team", queryset=Team.objects.none())
+    team = IdChoiceFilter(field_name="client__team", queryset=Team.objects.none())
     topic = filters.ChoiceFilter(choices=Disagreement.Topic.choices)
     severity = filters.ChoiceFilter(choices=Disagreement.Severity.choices)
     tone = filters.ChoiceFilter(choices=Disagreement.Tone.choices)
@@ -265,8 +282,8 @@ class HealthFilter(ScopedFilterSet):
 
     search_fields = ["name", "sector"]
 
-    team = filters.ModelChoiceFilter(queryset=Team.objects.none())
-    lead_advisor = filters.ModelChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
+    team = IdChoiceFilter(queryset=Team.objects.none())
+    lead_advisor = IdChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
     sector = filters.ChoiceFilter(choices=[])
     band = filters.ChoiceFilter(field_name="health_band", choices=Band.choices, label="Band")
 

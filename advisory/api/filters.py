@@ -7,7 +7,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 
 from accounts.models import User
-from advisory.filters import ScopedFilterSet
+from advisory.filters import IdChoiceFilter, ScopedFilterSet
 from advisory.models import Client, LetGoCase
 
 
@@ -43,7 +43,7 @@ class LetGoCaseFilter(filters.FilterSet):
 
     status = filters.ChoiceFilter(choices=LetGoCase.Status.choices)
     reason = filters.ChoiceFilter(choices=LetGoCase.Reason.choices)
-    client = filters.ModelChoiceFilter(queryset=Client.objects.none())
+    client = IdChoiceFilter(queryset=Client.objects.none())
 
     class Meta:
         model = LetGoCase

@@ -56,10 +56,13 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     }
 
 
-@pytest.fixture(scope="package", autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _allow_orm_beside_playwright():
     """Playwright's sync API runs an event loop in this thread; the ORM calls the
-    tests and fixtures make are still synchronous and safe."""
+    tests and fixtures make are still synchronous and safe.
+
+    For the rest of the session: Playwright's loop runs until the session ends,
+    and pytest may order other packages' tests after the first browser test."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         yield
