@@ -421,3 +421,14 @@ def test_a_member_id_no_column_holds_is_an_invalid_choice(member, cast, browsers
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("value", [*ODD_IDS, "-1", str(2**64)])
+@pytest.mark.parametrize("key", ["client", "engagement", "advisor", "team"])
+def test_an_odd_id_in_a_filter_is_an_invalid_choice(key, value, cast, browsers):
+    """ModelChoiceFilter asked the database for any number (SQLite: OverflowError)."""
+    page = browsers["admin"].get(reverse("disagreement-list"), {key: value})
+    api = browsers["admin"].get("/api/disagreements/", {key: value})
+    assert page.status_code == 200
+    assert "Select a valid choice" in page.content.decode()
+    assert api.status_code == 400
