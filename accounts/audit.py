@@ -18,7 +18,8 @@ Logged:
   to its login page instead of answering 403). Plain "log in first" redirects
   are not logged: every expired session would make one.
 - log-ins (signals): success, failure (with the username typed), lockout by
-  django-axes, and log-out.
+  django-axes, and log-out; a wrong two-factor code is logged once, as
+  "two-factor code refused", not also as "login failed".
 - two-factor sign-in (`security_event`, from accounts/two_factor.py): codes
   accepted and refused, set up, turned off, and pages refused for want of it.
 """
@@ -39,6 +40,8 @@ logger = logging.getLogger("candor.security")
 
 # Catch-all patterns answer 404 for paths that name nothing; those are not refusals.
 CATCH_ALL_VIEWS = {"not_found", "catch_all_view"}
+# The sender of user_login_failed for a wrong two-factor code (counted by django-axes).
+TWO_FACTOR = "accounts.two_factor"
 
 
 def _ip(request: HttpRequest | None) -> str:
@@ -151,6 +154,8 @@ def _logged_out(sender, request: HttpRequest | None, user, **kwargs) -> None:
 
 @receiver(user_login_failed, dispatch_uid="candor.audit.login_failed")
 def _login_failed(sender, credentials: dict, request: HttpRequest | None = None, **kwargs) -> None:
+    if sender == TWO_FACTOR:
+        return  # a wrong code: accounts/two_factor.py has logged which step it was
     # Django has already masked the password in `credentials`; only the
     # username is written anyway.
     username = str(credentials.get("username", ""))[:150] or "(blank)"

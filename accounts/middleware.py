@@ -1,13 +1,16 @@
-"""Sessions end after a period without activity (settings.SESSION_COOKIE_AGE)."""
+"""Sessions end after a period without activity (settings.SESSION_COOKIE_AGE),
+and need the second factor on every page once a user has an authenticator app."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 # Moving the expiry costs a write of the session; once a minute is precise enough.
 TOUCH_EVERY = 60
@@ -43,3 +46,100 @@ def _stamp_new_session(sender, request: HttpRequest | None, **kwargs) -> None:
     session = getattr(request, "session", None)
     if session is not None:
         session[TOUCHED_KEY] = int(time.time())
+
+
+# --- Two-factor sign-in on every page ------------------------------------------------
+
+# Set in a session whose user had no authenticator app when last looked at; looked
+# at again when SessionIdleTimeoutMiddleware moves the expiry (at most a minute
+# later), so the session is written then anyway and no page pays a query for it.
+NO_APP_KEY = "_candor_2fa_no_app"
+
+
+class SecondFactorMiddleware:
+    """A signed-in user with an authenticator app must have a verified session
+    for every page, not just for let-go decisions and the Django admin: a
+    session opened with the password alone (before the app was set up, or
+    verified by an app since replaced) is sent to the code page, which brings
+    it back to `next`. Exempt: that page and setting the app up, logging out,
+    static files, the health checks, and the API's token-authenticated requests
+    (the API with a session gets 403 JSON instead of a redirect).
+
+    A session opened before the app was set up notices within a minute
+    (NO_APP_KEY); people without an app cost no query.
+    """
+
+    EXEMPT_URL_NAMES = ("login", "login-code", "logout", "two-factor-setup", "admin:logout")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._needs_code(request):
+            return self._refuse(request)
+        return self.get_response(request)
+
+    def _needs_code(self, request: HttpRequest) -> bool:
+        from accounts import two_factor
+
+        session = getattr(request, "session", None)
+        if session is None or "_auth_user_id" not in session or self._exempt(request):
+            return False
+        user = request.user
+        if not user.is_authenticated or two_factor.is_verified(user):
+            return False
+        due = int(time.time()) - session.get(TOUCHED_KEY, 0) >= TOUCH_EVERY
+        if session.get(NO_APP_KEY) and not due:
+            return False
+        enrolled = two_factor.is_enrolled(user)
+        if enrolled:
+            session.pop(NO_APP_KEY, None)
+        elif not session.get(NO_APP_KEY):
+            session[NO_APP_KEY] = True
+        return enrolled
+
+    def _exempt(self, request: HttpRequest) -> bool:
+        from django.conf import settings
+        from django.urls import reverse
+
+        from accounts.authentication import KEYWORDS
+
+        path = request.path
+        if path.startswith(("/healthz", f"/{settings.STATIC_URL.lstrip('/')}")):
+            return True
+        if path.startswith("/api/"):
+            keyword = request.META.get("HTTP_AUTHORIZATION", "").split(" ", 1)[0]
+            return keyword.lower().encode() in KEYWORDS
+        return path in {reverse(name) for name in self.EXEMPT_URL_NAMES}
+
+    @staticmethod
+    def _refuse(request: HttpRequest) -> HttpResponse:
+        from accounts import two_factor
+
+        two_factor.security_event(
+            request, "two-factor required", request.user, level=logging.WARNING
+        )
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"detail": "Enter your two-factor code on the site first (log in again)."},
+                status=403,
+            )
+        if request.method in ("GET", "HEAD"):
+            next_url = request.get_full_path()
+        else:  # a form sent before the code: back to the page it came from
+            page = two_factor.safe_next(request, request.META.get("HTTP_REFERER"), "dashboard")
+            next_url = urlsplit(page)._replace(scheme="", netloc="").geturl()
+        return two_factor.redirect_to_code(next_url)
+
+
+@receiver(user_logged_in, dispatch_uid="candor.two_factor.logged_in")
+def _note_no_app(sender, request: HttpRequest | None, user, **kwargs) -> None:
+    # A log-in without a code (no app, as far as the log-in knew): look once
+    # now, while the new session is being written anyway.
+    from accounts import two_factor
+
+    session = getattr(request, "session", None)
+    if session is None or getattr(user, "otp_device", None) is not None:
+        return
+    if not two_factor.is_enrolled(user):
+        session[NO_APP_KEY] = True

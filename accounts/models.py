@@ -226,6 +226,8 @@ class RecoveryCodeDevice(Device):
 
     class Meta(Device.Meta):
         verbose_name = "recovery code set"
+        # One set per person, even when "New recovery codes" is sent twice at once.
+        constraints = [models.UniqueConstraint(fields=["user"], name="recovery_codes_one_set")]
 
     def verify_token(self, token: str) -> bool:
         digest = RecoveryCode.hash(token)

@@ -7,7 +7,8 @@ sign in. A session that passed the second step is "verified"
 (`request.user.is_verified()`, set by django_otp.middleware.OTPMiddleware).
 
 Who needs it:
-- advisors and managers may turn it on; once on, every log-in asks for a code;
+- advisors and managers may turn it on; once on, every log-in asks for a code
+  and every page a verified session (accounts.middleware.SecondFactorMiddleware);
 - admins must have it, and a verified session, before they decide let-go cases
   (`verified_required` on those views) or use the Django admin
   (config/admin.py). An admin cannot turn it off.
@@ -152,15 +153,15 @@ def format_recovery_code(code: str) -> str:
 
 @transaction.atomic
 def turn_off(request: HttpRequest, user: User) -> None:
-    TOTPDevice.objects.filter(user=user).delete()
-    RecoveryCodeDevice.objects.filter(user=user).delete()
+    TOTPDevice.objects.filter(user=user).delete()  # the recovery codes go too (below)
     security_event(request, "two-factor disabled", user)
 
 
 @receiver(post_delete, sender=TOTPDevice, dispatch_uid="candor.two_factor.app_deleted")
 def _forget_recovery_codes(sender, instance: TOTPDevice, **kwargs) -> None:
-    # An admin deleting a lost app (Django admin) resets two-factor sign-in
-    # for that person: their recovery codes go too, and they set it up again.
+    # The one place recovery codes go with the app: turning it off, an admin
+    # deleting a lost app (Django admin, or the shell: docs/deploy.md) resets
+    # two-factor sign-in for that person, and they set it up again.
     if not TOTPDevice.objects.filter(user_id=instance.user_id, confirmed=True).exists():
         RecoveryCodeDevice.objects.filter(user_id=instance.user_id).delete()
 
@@ -212,6 +213,7 @@ def record_failure(request: HttpRequest, user: User, what: str) -> None:
     which locks the account after the fifth (AXES_FAILURE_LIMIT); the security
     log says which step failed, never what was typed."""
     security_event(request, f"{what} refused", user, level=logging.WARNING)
+    # accounts/audit.py knows this sender: the line above is the log's line.
     user_login_failed.send(
         sender=__name__, credentials={"username": user.get_username()}, request=request
     )
@@ -284,16 +286,21 @@ def safe_next(request: HttpRequest, url: str | None, default: str = "profile") -
 def ask_for_second_factor(request: HttpRequest, next_url: str, purpose: str) -> HttpResponse:
     """Send a signed-in user who must be verified to the code page (app set
     up) or to setting it up, with `next` to come back."""
-    query = urlencode({"next": next_url})
     if is_enrolled(request.user):
         messages.info(request, f"Enter a code from your authenticator app to {purpose}.")
-        return redirect(f"{reverse('login-code')}?{query}")
+        return redirect_to_code(next_url)
+    query = urlencode({"next": next_url})
     messages.warning(
         request,
         f"Admins must use two-factor sign-in to {purpose}. Set it up below; "
         "you will be taken back afterwards.",
     )
     return redirect(f"{reverse('two-factor-setup')}?{query}")
+
+
+def redirect_to_code(next_url: str) -> HttpResponse:
+    """To the code page of a signed-in session, coming back to `next_url` after."""
+    return redirect(f"{reverse('login-code')}?{urlencode({'next': next_url})}")
 
 
 def verified_required(back: str | None = None, purpose: str = "continue") -> Callable[[View], View]:

@@ -3,6 +3,8 @@ step, setting the app up, new recovery codes, turning it off."""
 
 from __future__ import annotations
 
+from logging import WARNING
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -12,9 +14,11 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
 
 from accounts import two_factor
 from accounts.forms import CodeForm, SetupForm, TurnOffForm
+from accounts.models import RecoveryCodeDevice
 from accounts.views import lockout
 
 WRONG_CODE = (
@@ -75,16 +79,20 @@ def login_code(request: HttpRequest) -> HttpResponse:
                 else:
                     two_factor.verify_session(request, check.device)
                 return redirect(next_url)
-            two_factor.record_failure(request, user, "two-factor code")
-            if getattr(request, "axes_locked_out", False):
-                two_factor.cancel_login(request)  # AxesMiddleware answers 429
             if check.wait_seconds:
+                # Not checked (the app's own throttle): no strike towards the lockout.
+                two_factor.security_event(
+                    request, "two-factor code not checked (too soon)", user, level=WARNING
+                )
                 form.add_error(
                     "code",
                     f"Too many wrong codes: wait {check.wait_seconds} seconds, then type "
                     "the code the app shows.",
                 )
             else:
+                two_factor.record_failure(request, user, "two-factor code")
+                if getattr(request, "axes_locked_out", False):
+                    two_factor.cancel_login(request)  # AxesMiddleware answers 429
                 form.add_error("code", WRONG_CODE)
     context = {"form": form, "next": next_url, "signed_in": pending is None}
     return render(request, "accounts/login_code.html", context, status=status)
@@ -150,6 +158,10 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
             request, f"{reverse('profile')}#two-factor", "change two-factor sign-in"
         )
     codes = two_factor.issue_recovery_codes(user)
+    if isinstance(user.otp_device, RecoveryCodeDevice):
+        # This session was verified by a recovery code, whose set just went:
+        # the new set verifies it now (no new code was needed to get here).
+        otp_login(request, two_factor.recovery_device(user))
     two_factor.security_event(request, "two-factor recovery codes replaced", user)
     messages.success(request, "New recovery codes: the old ones no longer work.")
     return _show_recovery_codes(request, codes, two_factor.safe_next(request, None))
@@ -184,12 +196,16 @@ def turn_off(request: HttpRequest) -> HttpResponse:
         status = 400
         if form.is_valid():
             proof = form.cleaned_data["code"]
-            if user.check_password(proof) or two_factor.check_code(user, proof).ok:
+            check = None if user.check_password(proof) else two_factor.check_code(user, proof)
+            if check is None or check.ok:
                 two_factor.turn_off(request, user)
                 messages.success(
                     request, "Two-factor sign-in is off: your password alone logs you in."
                 )
                 return redirect("profile")
-            two_factor.record_failure(request, user, "turning off two-factor: password or code")
-            form.add_error("code", "That is neither your password nor a current code.")
+            if check.wait_seconds:  # a code, not checked yet: no strike
+                form.add_error("code", f"Too many wrong codes: wait {check.wait_seconds} seconds.")
+            else:
+                two_factor.record_failure(request, user, "turning off two-factor: password or code")
+                form.add_error("code", "That is neither your password nor a current code.")
     return render(request, "accounts/two_factor_turn_off.html", {"form": form}, status=status)

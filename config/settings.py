@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): signed in with a second factor (accounts/two_factor.py).
     "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",  # ...on every page once set up
     # Refused requests (401/403/404) to the security log (accounts/audit.py).
     "accounts.audit.DeniedRequestLogMiddleware",
     "accounts.middleware.SessionIdleTimeoutMiddleware",

@@ -10,16 +10,18 @@ import re
 import pytest
 import time_machine
 from axes.models import AccessAttempt
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import two_factor
-from accounts.models import RecoveryCode, RecoveryCodeDevice, Role
+from accounts.models import ApiToken, RecoveryCode, RecoveryCodeDevice, Role
 from advisory.letgo import letgo_propose
 from advisory.models import LetGoCase
 from tests.factories import PASSWORD, UserFactory
-from tests.otp import code_for, enroll
+from tests.otp import SignedInClient, code_for, enroll
 
 pytestmark = pytest.mark.django_db
 
@@ -401,7 +403,8 @@ def test_an_unverified_session_cannot_change_it(client, advisor):
 
 def test_posts_without_a_csrf_token_are_refused(advisor, manager, clock):
     device = enroll(manager)
-    browser = Client(enforce_csrf_checks=True)
+    codes = two_factor.issue_recovery_codes(manager)
+    browser = SignedInClient(enforce_csrf_checks=True)
     browser.force_login(manager)
     for url, data in (
         (NEW_CODES, {}),
@@ -410,7 +413,10 @@ def test_posts_without_a_csrf_token_are_refused(advisor, manager, clock):
     ):
         assert browser.post(url, data).status_code == 403, url
     assert two_factor.is_enrolled(manager)
-    assert not RecoveryCodeDevice.objects.filter(user=manager).exists()
+    # The recovery codes were neither replaced nor removed.
+    assert set(RecoveryCode.objects.values_list("code_hash", flat=True)) == {
+        RecoveryCode.hash(code) for code in codes
+    }
 
     anonymous = Client(enforce_csrf_checks=True)
     session = anonymous.session
@@ -418,3 +424,116 @@ def test_posts_without_a_csrf_token_are_refused(advisor, manager, clock):
     session[two_factor.PENDING_KEY] = two_factor_state
     session.save()
     assert anonymous.post(CODE, {"code": code_for(device)}).status_code == 403
+
+
+# --- Every page, once it is set up -------------------------------------------------------
+
+
+def test_an_unverified_session_with_an_app_needs_the_code_for_every_page(client, advisor, clock):
+    device = enroll(advisor)
+    client.force_login(advisor, verified=False)
+    for url in ("/clients/", reverse("dashboard"), reverse("profile")):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"] == f"{CODE}?next={url.replace('/', '%2F')}", url
+    # A form sent without the code changes nothing and leads back to its page.
+    response = client.post(NEW_CODES, HTTP_REFERER="http://testserver/accounts/profile/")
+    assert response["Location"] == f"{CODE}?next=%2Faccounts%2Fprofile%2F"
+    assert not RecoveryCodeDevice.objects.filter(user=advisor).exists()
+    # The code page, logging out and the health check stay open.
+    assert client.get(CODE).status_code == 200
+    assert client.get(reverse("healthz")).status_code == 200
+    response = client.post(CODE, {"code": code_for(device), "next": "/clients/"})
+    assert response["Location"] == "/clients/"
+    assert client.get("/clients/").status_code == 200
+    client.post(reverse("logout"))
+    assert signed_in_as(client) is None
+
+
+def test_a_session_opened_before_the_app_was_set_up_needs_the_code(advisor, clock):
+    stolen = Client()
+    log_in(stolen, advisor)  # the password alone, before the app
+    assert stolen.get("/clients/").status_code == 200
+    enroll(advisor)  # set up in another browser
+    clock.shift(61)  # noticed within a minute
+    assert stolen.get("/clients/")["Location"].startswith(CODE)
+
+
+def test_a_session_verified_by_a_replaced_app_needs_the_new_code(client, advisor, clock):
+    old = enroll(advisor)
+    client.force_login(advisor)
+    assert client.get("/clients/").status_code == 200
+    old.delete()
+    new = enroll(advisor, key="00" * 20)
+    assert client.get("/clients/")["Location"].startswith(CODE)
+    client.post(CODE, {"code": code_for(new)})
+    assert client.get("/clients/").status_code == 200
+
+
+def test_the_api_refuses_an_unverified_session_but_takes_tokens(client, advisor):
+    enroll(advisor)
+    client.force_login(advisor, verified=False)
+    url = reverse("api:client-list")
+    response = client.get(url)
+    assert response.status_code == 403
+    assert "two-factor" in response.json()["detail"]
+    _token, secret = ApiToken.objects.issue(user=advisor, name="Script")
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
+
+
+def test_pages_cost_no_query_for_people_without_an_app(client, advisor):
+    client.force_login(advisor)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/clients/").status_code == 200
+    assert not [q for q in queries if "otp_totp" in q["sql"]]
+
+
+# --- Recovery codes ----------------------------------------------------------------------
+
+
+def test_new_codes_keep_a_session_verified_by_a_recovery_code(advisor, clock):
+    enroll(advisor)
+    codes = two_factor.issue_recovery_codes(advisor)
+    browser = Client()
+    log_in(browser, advisor)
+    browser.post(CODE, {"code": codes[0]})
+    new = codes_on(browser.post(NEW_CODES).content)
+    assert len(new) == 10
+    user = signed_in_as(browser)
+    assert user == advisor and user.is_verified()
+
+
+def test_one_set_of_recovery_codes_per_person(advisor):
+    two_factor.issue_recovery_codes(advisor)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RecoveryCodeDevice.objects.create(user=advisor, name="Recovery codes")
+
+
+# --- The security log and the lockout ------------------------------------------------------
+
+
+def test_a_wrong_code_is_logged_once(manager, clock, caplog):
+    device = enroll(manager)
+    browser = Client()
+    log_in(browser, manager)
+    caplog.set_level(logging.INFO, logger="candor.security")
+    wrong = "000000" if code_for(device) != "000000" else "111111"
+    assert browser.post(CODE, {"code": wrong}).status_code == 400
+    events = [getattr(record, "event", None) for record in caplog.records]
+    assert events.count("two-factor code refused") == 1
+    assert "login failed" not in events
+    # A wrong password still is.
+    Client().post(LOGIN, {"username": manager.username, "password": "wrong"})
+    assert "login failed" in [getattr(record, "event", None) for record in caplog.records]
+
+
+def test_codes_the_app_did_not_check_are_no_strike(manager, clock):
+    device = enroll(manager)
+    browser = Client()
+    log_in(browser, manager)
+    wrong = "000000" if code_for(device) != "000000" else "111111"
+    assert browser.post(CODE, {"code": wrong}).status_code == 400
+    for _attempt in range(5):  # too soon after a wrong code: the app refuses to check
+        response = browser.post(CODE, {"code": wrong})
+        assert "Too many wrong codes: wait" in response.content.decode()
+    assert AccessAttempt.objects.get(username=manager.username).failures_since_start == 1
