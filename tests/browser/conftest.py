@@ -76,6 +76,11 @@ def _role_groups(transactional_db) -> None:
     rows that migrations inserted; permissions come back through post_migrate,
     the groups do not.
     """
+    create_role_groups()
+
+
+def create_role_groups() -> None:
+    """The role groups and their permissions, as the data migrations make them."""
     import_module("accounts.migrations.0002_roles").create_roles(apps, schema_editor=None)
     for migration in ROLE_MIGRATIONS:
         import_module(migration).grant(apps, schema_editor=None)

@@ -14,10 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import import_module
 
 import pytest
-from django.apps import apps
 from django.core.management import call_command
 from django.db import connections
 from django.test import override_settings
@@ -27,7 +25,7 @@ from accounts.models import User
 from advisory.demo import LETGO_APPROVED, LETGO_PROPOSED, seed_people, seed_records
 from advisory.models import Band, Client, Disagreement, LetGoCase, NotificationKind
 from advisory.notifications import notify
-from tests.browser.conftest import ROLE_MIGRATIONS, axe_violations
+from tests.browser.conftest import axe_violations, create_role_groups
 
 PASSWORD = "candor-demo-pass"
 BLOCKING = ("serious", "critical")
@@ -69,9 +67,7 @@ def firm(django_db_setup, django_db_blocker, live_server) -> Iterator[Firm]:
     with django_db_blocker.unblock(), test_settings:
         live_server._live_server_modified_settings.enable()
         try:
-            import_module("accounts.migrations.0002_roles").create_roles(apps, schema_editor=None)
-            for migration in ROLE_MIGRATIONS:
-                import_module(migration).grant(apps, schema_editor=None)
+            create_role_groups()
             ids = _seed()
             # Left open, this connection outlives the module and PostgreSQL
             # refuses to drop the test database at the end of the session.
@@ -80,6 +76,9 @@ def firm(django_db_setup, django_db_blocker, live_server) -> Iterator[Firm]:
         finally:
             live_server._live_server_modified_settings.disable()
             call_command("flush", interactive=False, verbosity=0)
+            # Back as the migrations left the database: tests pytest orders
+            # after this module expect the role groups.
+            create_role_groups()
             connections.close_all()
 
 
