@@ -32,6 +32,26 @@ from tests.otp import SignedInClient
 HUEY.immediate = True
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Database tests first, then transactional ones (live server, browser), then
+    the rest, as pytest-django orders them; again, because pytest's own grouping
+    by session-scoped fixture parameters (the browser tests' `[chromium]`) runs
+    after it and can move database tests behind the transactional ones, whose
+    flush removes the role groups the migrations made."""
+
+    def order(item: pytest.Item) -> int:
+        marker = item.get_closest_marker("django_db")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if {"transactional_db", "live_server"} & fixtures or (
+            marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
+        ):
+            return 1
+        return 0 if marker or "db" in fixtures else 2
+
+    items.sort(key=order)  # stable: pytest's grouping holds within each kind
+
+
 @pytest.fixture(autouse=True)
 def _empty_task_queue() -> None:
     HUEY.flush()
