@@ -1355,3 +1355,12 @@ def test_a_filter_with_too_many_choices_offers_only_the_chosen_one(
     assert "Zeta 2" in chosen
     monkeypatch.setattr(LongSelect, "LIMIT", 10)
     assert len(options(client_select({}), "client")) == 4
+
+
+def test_a_long_select_of_records_reads_them_in_one_query(acme, django_assert_num_queries):
+    field = forms.ModelChoiceField(queryset=Client.objects.all())
+    widget = LongSelect(choices=field.choices)
+
+    with django_assert_num_queries(1):  # no COUNT first
+        html_ = widget.render("client", None)
+    assert acme.name in html_
