@@ -55,9 +55,10 @@ def health_board(request: HttpRequest) -> HttpResponse:
         return exports.HEALTH_BOARD.response(rows)
     if not filterset.is_valid():
         messages.warning(request, "Some filters had values Candor doesn't know; showing all rows.")
-    history = selectors.band_history(filtered)
+    in_scope, bands = selectors.scope_by_ids(filtered)
+    history = selectors.band_history(in_scope)
     page = paginate(request, rows)
-    now = selectors.band_counts(filtered)
+    now = selectors.band_counts(bands.values())
     tiles = [
         {
             "band": band,
@@ -67,7 +68,7 @@ def health_board(request: HttpRequest) -> HttpResponse:
         }
         for band in (Band.HEALTHY, Band.STRAINED, Band.ADVERSARIAL)
     ]
-    activity = selectors.activity(filtered)
+    activity = selectors.activity(in_scope)
     band_series = {
         band.label: [history.bands[m][band] for m in history.months]
         for band in selectors.BAND_ORDER

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Role
-from advisory import health
+from advisory import health, selectors
 from advisory.health import Facts
 from advisory.models import Band, BandOverride, Client, Disagreement, HealthSnapshot
 from advisory.services import band_override_set, health_refresh
@@ -180,6 +180,22 @@ def test_the_charts_count_only_the_clients_in_scope(client, manager, cast):
     assert charts["topics"]["Fees & billing"] == 0  # Initech's are another team's
     assert charts["topics"]["Scope"] == 7
     assert sum(charts["tones"]["Tense"]) == 7
+
+
+@pytest.mark.parametrize("ids_up_to", [0, 5000])  # the scope's subquery, a list of ids
+def test_the_charts_and_tiles_are_the_same_read_either_way(
+    client, manager, cast, monkeypatch, ids_up_to
+):
+    snapshot(cast["acme"], 40, 80, "healthy")
+    snapshot(cast["dynamo"], 40, 25, "adversarial")
+    monkeypatch.setattr(selectors, "IDS_UP_TO", ids_up_to)
+
+    response = board(client, manager)
+
+    assert json_script(response, "board-charts")["topics"]["Scope"] == 7
+    assert sum(json_script(response, "board-charts")["tones"]["Tense"]) == 7
+    tiles = {t["band"]: (t["count"], t["change"]) for t in response.context["tiles"]}
+    assert tiles["adversarial"] == (2, 1)
 
 
 # --- /health/: tiles ---------------------------------------------------------------
