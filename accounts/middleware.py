@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from functools import cached_property
 
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
@@ -100,7 +100,6 @@ class SecondFactorMiddleware:
 
     def _exempt(self, request: HttpRequest) -> bool:
         from django.conf import settings
-        from django.urls import reverse
 
         from accounts.authentication import KEYWORDS
 
@@ -110,7 +109,14 @@ class SecondFactorMiddleware:
         if path.startswith("/api/"):
             keyword = request.META.get("HTTP_AUTHORIZATION", "").split(" ", 1)[0]
             return keyword.lower().encode() in KEYWORDS
-        return path in {reverse(name) for name in self.EXEMPT_URL_NAMES}
+        return path in self._exempt_paths
+
+    @cached_property
+    def _exempt_paths(self) -> frozenset[str]:
+        """The exempt pages' paths, worked out on first use rather than per request."""
+        from django.urls import reverse
+
+        return frozenset(reverse(name) for name in self.EXEMPT_URL_NAMES)
 
     @staticmethod
     def _refuse(request: HttpRequest) -> HttpResponse:
@@ -127,8 +133,7 @@ class SecondFactorMiddleware:
         if request.method in ("GET", "HEAD"):
             next_url = request.get_full_path()
         else:  # a form sent before the code: back to the page it came from
-            page = two_factor.safe_next(request, request.META.get("HTTP_REFERER"), "dashboard")
-            next_url = urlsplit(page)._replace(scheme="", netloc="").geturl()
+            next_url = two_factor.safe_next(request, request.META.get("HTTP_REFERER"), "dashboard")
         return two_factor.redirect_to_code(next_url)
 
 

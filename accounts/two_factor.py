@@ -39,13 +39,14 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django_otp import login as otp_login
 from django_otp import verify_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.audit import security_event
 from accounts.models import RecoveryCode, RecoveryCodeDevice, Role, User
+from accounts.navigation import local_url
 from accounts.permissions import role_of
 
 RECOVERY_CODE_COUNT = 10
@@ -276,11 +277,7 @@ def verify_session(request: HttpRequest, device) -> None:
 
 
 def safe_next(request: HttpRequest, url: str | None, default: str = "profile") -> str:
-    if url and url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return url
-    return resolve_url(default)
+    return local_url(request, url) or resolve_url(default)
 
 
 def ask_for_second_factor(request: HttpRequest, next_url: str, purpose: str) -> HttpResponse:

@@ -9,11 +9,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.navigation import local_url
 from advisory import notifications
 from advisory.models import Delivery, Notification, NotificationKind
 from advisory.views.common import paginate
@@ -33,18 +33,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 def _back_to_list(request: HttpRequest) -> HttpResponse:
     # Back to the page of the list the button was on.
-    # A path on this site only: redirect() would read another word as a view's
-    # name (NoReverseMatch), and a control character can't go in a header.
-    target = request.POST.get("next", "")
-    if (
-        target.startswith("/")
-        and target.isprintable()
-        and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-    ):
-        return HttpResponseRedirect(target)
-    return redirect("notification-list")
+    target = local_url(request, request.POST.get("next", ""))
+    return HttpResponseRedirect(target) if target else redirect("notification-list")
 
 
 @require_POST
