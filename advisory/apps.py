@@ -6,13 +6,14 @@ class AdvisoryConfig(AppConfig):
     verbose_name = "Advisory"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import pre_save
         from simple_history.signals import (
             post_create_historical_m2m_records,
             post_create_historical_record,
         )
 
-        from advisory import chain
+        from advisory import chain, page_cache
 
         # Every history entry is linked into the tamper-evident chain as it is
         # written (why a signal: see advisory/chain.py).
@@ -24,3 +25,5 @@ class AdvisoryConfig(AppConfig):
         )
         # Restoring a backup (loaddata) writes no new history (see chain.on_raw_save).
         pre_save.connect(chain.on_raw_save, dispatch_uid="advisory.chain.raw")
+        # Every write moves the page cache's data generation on (advisory/page_cache.py).
+        connection_created.connect(page_cache.watch_writes, dispatch_uid="advisory.page_cache")

@@ -136,6 +136,11 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Whole pages kept until the next database write (advisory/page_cache.py).
+# Only with a cache every process shares: in process-local memory one web
+# process would not see another's writes.
+PAGE_CACHE = env.bool("PAGE_CACHE", default=bool(REDIS_URL))
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=60)
 # What the web processes and the worker must both see (a background import's
 # progress): Redis when set, otherwise files on this machine.
 CACHES["jobs"] = (

@@ -65,6 +65,9 @@ def _test_settings(settings) -> None:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # On everywhere (one process, so memory is shared enough): any test that
+    # writes and then looks at a page also checks no page is served stale.
+    settings.PAGE_CACHE = True
     # Tasks run in the test's own process, so the jobs cache needn't be shared.
     settings.CACHES = {
         **settings.CACHES,

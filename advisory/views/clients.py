@@ -11,6 +11,7 @@ from advisory import exports, selectors
 from advisory.filters import ClientFilter
 from advisory.forms import BandOverrideForm, ClientForm
 from advisory.models import Client, Disagreement
+from advisory.page_cache import cached_page
 from advisory.services import client_health, client_save
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
 
@@ -19,6 +20,7 @@ TOP_CONTRIBUTORS = 10
 
 
 @permission_required("advisory.view_client")
+@cached_page
 def client_list(request: HttpRequest) -> HttpResponse:
     clients = Client.objects.visible_to(request.user).select_related("lead_advisor", "team")
     filterset = ClientFilter(request.GET, queryset=clients, user=request.user)
@@ -45,6 +47,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("advisory.view_client")
+@cached_page
 def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_visible_or_404(
         Client.objects.select_related("lead_advisor", "team"), request.user, pk=pk

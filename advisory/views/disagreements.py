@@ -21,6 +21,7 @@ from advisory.forms import (
 )
 from advisory.forms_evidence import EvidenceForm
 from advisory.models import Client, Disagreement, Engagement
+from advisory.page_cache import cached_page
 from advisory.services import (
     EditConflict,
     comment_add,
@@ -58,6 +59,7 @@ def _get(request: HttpRequest, pk: int) -> Disagreement:
 
 
 @permission_required("advisory.view_disagreement")
+@cached_page
 def disagreement_list(request: HttpRequest) -> HttpResponse:
     disagreements = (
         Disagreement.objects.visible_to(request.user)

@@ -11,6 +11,7 @@ from advisory import exports
 from advisory.filters import EngagementFilter
 from advisory.forms import EngagementForm, parse_id
 from advisory.models import Client, Engagement
+from advisory.page_cache import cached_page
 from advisory.services import engagement_save
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
 
@@ -28,6 +29,7 @@ def _save(request: HttpRequest, form: EngagementForm) -> Engagement:
 
 
 @permission_required("advisory.view_engagement")
+@cached_page
 def engagement_list(request: HttpRequest) -> HttpResponse:
     engagements = Engagement.objects.visible_to(request.user).select_related(
         "client", "lead_advisor"

@@ -17,6 +17,7 @@ from advisory import exports, selectors
 from advisory.filters import HealthFilter
 from advisory.forms import BandOverrideForm
 from advisory.models import Band, Client, Disagreement
+from advisory.page_cache import cached_page
 from advisory.services import band_override_end, band_override_set
 from advisory.views.common import paginate, wants_csv
 
@@ -43,6 +44,7 @@ def _sorted(rows, key: str):
 
 
 @permission_required("advisory.view_client")
+@cached_page
 def health_board(request: HttpRequest) -> HttpResponse:
     """Which relationships turned adversarial, over the user's scope."""
     clients = Client.objects.visible_to(request.user).active()
@@ -105,6 +107,7 @@ def _table(first: str, labels: list, series: dict, *, totals: dict | None = None
 
 
 @permission_required("accounts.view_health_board")
+@cached_page
 def advisor_breakdown(request: HttpRequest) -> HttpResponse:
     """Per advisor, for coaching: how often clients overrode them and who was right."""
     since = timezone.localdate() - datetime.timedelta(days=BREAKDOWN_DAYS)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import Team
 from advisory import selectors
 from advisory.models import Client, Disagreement
+from advisory.page_cache import cached_page
 from config.middleware import describe
 
 HOME_LIST_LENGTH = 15
@@ -54,6 +55,7 @@ def healthz_ready(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@cached_page
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Everyone's home: their own clients, open items and follow-ups; managers
     and admins also get the health board's summary and newly adversarial clients."""
