@@ -57,9 +57,10 @@ GENERATION_KEY = "candor:data-generation"
 _UNSEEN_WRITE = "candor_page_cache_unseen_write"  # on a connection
 MAX_PAGE_BYTES = 2 * 1024 * 1024
 
-# Statements that change nothing. Everything else counts as a write.
+# Statements that change nothing (a compound SELECT may open with "(").
+# Everything else counts as a write.
 _READ = re.compile(
-    r"\s*(SELECT|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|SET|SHOW|EXPLAIN|PRAGMA)\b", re.I
+    r"[\s(]*(SELECT|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT|SET|SHOW|EXPLAIN|PRAGMA)\b", re.I
 )
 # Writes to tables no cached page shows.
 _UNSHOWN = re.compile(r'\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(django_session|axes_)', re.I)
@@ -105,14 +106,18 @@ def bump() -> None:
         logger.exception("page cache: could not move the data generation on")
 
 
+def changes_pages(sql: str) -> bool:
+    """Whether a statement may change what a cached page shows."""
+    return not _READ.match(sql) and not _UNSHOWN.match(sql)
+
+
 def _bump_on_commit() -> None:
     bump()
 
 
 def _on_execute(execute, sql, params, many, context):
     result = execute(sql, params, many, context)
-    text = sql if isinstance(sql, str) else str(sql)
-    if not _READ.match(text) and not _UNSHOWN.match(text):
+    if changes_pages(sql if isinstance(sql, str) else str(sql)):
         connection = context["connection"]
         if not connection.in_atomic_block:
             bump()

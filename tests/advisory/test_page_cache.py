@@ -196,11 +196,39 @@ def test_a_write_in_a_transaction_moves_the_generation_on_at_commit(acme):
     assert len(registered) == 1  # and once more when it commits
 
 
-def test_a_committed_write_moves_the_generation_on(acme, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_write_moves_the_generation_on_when_it_commits():
+    acme = ClientFactory()
+    stored = caches["default"].get
     before = page_cache.current_generation()
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+    with transaction.atomic():
         Client.objects.filter(pk=acme.pk).update(name="One")
-    assert caches["default"].get(page_cache.GENERATION_KEY) > before
+        assert stored(page_cache.GENERATION_KEY) == before  # others see it at commit
+
+    assert stored(page_cache.GENERATION_KEY) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("sql", "changes"),
+    [
+        ('SELECT "advisory_client"."id" FROM "advisory_client"', False),
+        ('(SELECT "name" FROM "auth_group") UNION (SELECT "codename" FROM "x")', False),
+        ("  select 1 FOR UPDATE", False),
+        ('SAVEPOINT "s1"', False),
+        ('RELEASE SAVEPOINT "s1"', False),
+        ("SELECT pg_advisory_xact_lock(1)", False),
+        ('UPDATE "django_session" SET "expire_date" = now()', False),
+        ('INSERT INTO "axes_accesslog" ("username") VALUES (%s)', False),
+        ('INSERT INTO "advisory_disagreement" ("title") VALUES (%s)', True),
+        ('UPDATE "advisory_client" SET "name" = %s', True),
+        ('DELETE FROM "advisory_clientmonth" WHERE 1', True),
+        ('TRUNCATE "advisory_client"', True),
+        ("WITH moved AS (DELETE FROM t RETURNING *) SELECT 1", True),
+        ('ALTER TABLE "advisory_client" ADD COLUMN "x" int', True),
+    ],
+)
+def test_which_statements_change_pages(sql, changes):
+    assert page_cache.changes_pages(sql) is changes
 
 
 def test_reads_and_session_writes_leave_the_generation_alone(client, advisor, acme):
