@@ -17,6 +17,13 @@ Settings (environment, or `make bench SCALE=… DURATION=…`):
   DATABASE_URL the database (localhost only)
   BENCH_PASSWORD / CANDOR_SCALE_PASSWORD  the seed users' password (default candor-scale)
   BENCH_DRIVER wrk or python (default: wrk when installed)
+  BENCH_REDIS_URL  Redis for the cache, sessions and cached pages, as production
+               runs (default redis://127.0.0.1:6379/14; localhost only; `none` for
+               no Redis: database sessions and no page cache)
+
+Each GET page is also measured cold, as a first view after a write would be:
+COLD_VIEWS sequential requests (default 15), each with a query parameter no
+request used before, so none is served from the page cache (advisory/page_cache.py).
 """
 
 from __future__ import annotations
@@ -90,8 +97,32 @@ def with_persistent_connections(url: str) -> str:
 # --- Processes ---------------------------------------------------------------------
 
 
-def django_env(database_url: str) -> dict[str, str]:
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def redis_url() -> str:
+    """The Redis the servers use, or "" for none; refuses any host but this one."""
+    url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    if url.lower() in ("", "none"):
+        return ""
+    host = urlsplit(url).hostname or ""
+    if host not in LOCAL_HOSTS:
+        raise BenchError(f"BENCH_REDIS_URL points at {host!r}; only a local Redis is used.")
+    try:
+        socket.create_connection((host, urlsplit(url).port or 6379), timeout=2).close()
+    except OSError:
+        print(f"No Redis at {url}: database sessions, no page cache.")
+        return ""
+    return url
+
+
+def django_env(database_url: str, redis: str | None = None) -> dict[str, str]:
+    """The servers' environment; `redis` replaces REDIS_URL ("" for none) when given."""
     env = dict(os.environ)
+    if redis is not None:
+        env.pop("REDIS_URL", None)
+        if redis:
+            env["REDIS_URL"] = redis
     env.update(
         DJANGO_SETTINGS_MODULE="config.bench_settings",
         DATABASE_URL=database_url,
@@ -368,6 +399,18 @@ def run_python(port, method, path, cookie, body, connections, duration) -> dict:
     }
 
 
+def cold_median(port: int, path: str, cookie: str, views: int) -> float | None:
+    """Median ms of `views` sequential first views: each URL is new to the page cache."""
+    timings = []
+    for n in range(views):
+        fresh = f"{path}{'&' if '?' in path else '?'}cold={time.time_ns()}-{n}"
+        begin = time.perf_counter()
+        status, _, _ = request(port, "GET", fresh, headers={"Cookie": cookie})
+        if status == 200:
+            timings.append((time.perf_counter() - begin) * 1000)
+    return statistics.median(timings) if timings else None
+
+
 def check(port: int, item: dict, cookie: str, body: str | None) -> str | None:
     """One request before the load: the status it must answer with."""
     method = item.get("method", "GET")
@@ -423,7 +466,7 @@ def verdicts(items: list[dict]) -> None:
 def table(items: list[dict]) -> str:
     header = (
         f"{'page':<36} {'median ms':>10} {'p95 ms':>9} {'req/s':>8} {'x base':>7} {'SQL':>4}"
-        "  target"
+        f" {'cold ms':>8}  target"
     )
     lines = [header, "-" * len(header)]
 
@@ -438,7 +481,8 @@ def table(items: list[dict]) -> str:
         lines.append(
             f"{item['name']:<36} {num(item, 'median_ms', '.1f'):>10} "
             f"{num(item, 'p95_ms', '.1f'):>9} {num(item, 'rps', '.1f'):>8} "
-            f"{num(item, 'ratio', '.2f'):>7} {num(item, 'queries', 'd'):>4}  {target}"
+            f"{num(item, 'ratio', '.2f'):>7} {num(item, 'queries', 'd'):>4} "
+            f"{num(item, 'cold_ms', '.1f'):>8}  {target}"
         )
     return "\n".join(lines)
 
@@ -467,6 +511,7 @@ def main() -> int:
         raise BenchError(f"SCALE must be one of {', '.join(SCALES)}, not {scale!r}.")
     duration = int(os.environ.get("DURATION", "10"))
     connections = int(os.environ.get("CONNECTIONS", "2"))
+    cold_views = int(os.environ.get("COLD_VIEWS", "15"))
     password = os.environ.get(
         "BENCH_PASSWORD", os.environ.get("CANDOR_SCALE_PASSWORD", "candor-scale")
     )
@@ -478,12 +523,13 @@ def main() -> int:
     driver = os.environ.get("BENCH_DRIVER") or ("wrk" if shutil.which("wrk") else "python")
     load = run_wrk if driver == "wrk" else run_python
     url = with_persistent_connections(url)
-    env = django_env(url)
+    redis = redis_url()
+    env = django_env(url, redis)
     database = urlsplit(url).path.lstrip("/") or url
 
     print(
         f"Candor bench: SCALE={scale} DURATION={duration}s CONNECTIONS={connections} "
-        f"driver={driver} database={database}"
+        f"driver={driver} database={database} redis={redis or 'none'}"
     )
     if urlsplit(url).scheme.lower() in POSTGRES_SCHEMES:
         ensure_postgres_database(url)
@@ -561,6 +607,8 @@ def main() -> int:
             )  # fmt: skip
             if item["errors"]:
                 item["error"] = f"{item['errors']} failed requests"
+            if method == "GET" and item["name"] not in ("healthz", "CSV export", *BASELINES):
+                item["cold_ms"] = cold_median(port, item["path"], cookie, cold_views)
     finally:
         stop(server)
 
@@ -582,6 +630,7 @@ def main() -> int:
             "load_average_at_end": os.getloadavg(),
         },
         "database": {"vendor": urlsplit(url).scheme, "name": database, **state},
+        "redis": redis or None,
         "targets": {
             "get_ratio": GET_RATIO,
             "post_ratio": POST_RATIO,

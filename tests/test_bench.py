@@ -68,3 +68,31 @@ def test_the_verdicts_follow_issue_8s_targets() -> None:
     run.verdicts(items)
     assert [i["target_met"] for i in items] == [True, True, False, False, True, False]
     assert "clients p1" in run.table(items)
+
+
+def test_it_uses_only_a_local_redis(monkeypatch) -> None:
+    monkeypatch.setenv("BENCH_REDIS_URL", "redis://cache.prod.example.com:6379/0")
+    with pytest.raises(run.BenchError, match=r"cache\.prod\.example\.com"):
+        run.redis_url()
+    monkeypatch.setenv("BENCH_REDIS_URL", "none")
+    assert run.redis_url() == ""
+
+
+def test_the_servers_get_the_benchs_redis_or_none(monkeypatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://elsewhere:6379/0")
+    assert run.django_env("sqlite:///b.sqlite3", "redis://127.0.0.1:6379/14")["REDIS_URL"] == (
+        "redis://127.0.0.1:6379/14"
+    )
+    assert "REDIS_URL" not in run.django_env("sqlite:///b.sqlite3", "")
+    # bench-scaleout and the load test keep the caller's choice.
+    assert run.django_env("sqlite:///b.sqlite3")["REDIS_URL"] == "redis://elsewhere:6379/0"
+
+
+def test_the_table_shows_the_cold_median() -> None:
+    items = [
+        {"name": "baseline", "median_ms": 10.0, "queries": 3},
+        {"name": "clients p1", "median_ms": 12.0, "queries": 8, "cold_ms": 31.5},
+    ]
+    run.verdicts(items)
+    [row] = [line for line in run.table(items).splitlines() if line.startswith("clients p1")]
+    assert "31.5" in row
