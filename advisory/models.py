@@ -441,6 +441,22 @@ class Disagreement(models.Model):
     def open_q() -> Q:
         return DISAGREEMENT_OPEN
 
+    def clean_fields(self, exclude=None) -> None:
+        # A relation whose record is loaded on this instance (the form's
+        # engagement, read through the user's scope; the user logging it) is
+        # not looked up again to prove that it exists: it was read from the
+        # database, and the foreign key still refuses an id gone since.
+        loaded = {
+            field.name
+            for field in self._meta.concrete_fields
+            if field.is_relation
+            and not field.remote_field.limit_choices_to  # which only the lookup checks
+            and getattr(self, field.attname) is not None
+            and getattr(field.get_cached_value(self, None), field.target_field.attname, None)
+            == getattr(self, field.attname)
+        }
+        super().clean_fields(exclude={*(exclude or ()), *loaded})
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         today = timezone.localdate()

@@ -119,7 +119,9 @@ def _monthly(disagreements: QuerySet[Disagreement]) -> QuerySet:
 
 
 def months_refresh(client_id: int, days: Iterable[datetime.date]) -> None:
-    """Recount a client's months that contain `days` from the log (two queries).
+    """Recount a client's months that contain `days` from the log, in one
+    INSERT … SELECT … GROUP BY that updates the rows already there (and one
+    DELETE when a month is left without active disagreements).
 
     Called in the disagreement write's transaction, after the write, with the
     record's old and new `occurred_on`.
@@ -131,25 +133,16 @@ def months_refresh(client_id: int, days: Iterable[datetime.date]) -> None:
     for month in months:
         following = (month + datetime.timedelta(days=32)).replace(day=1)
         in_months |= Q(occurred_on__gte=month, occurred_on__lt=following)
-    rows = {
-        row["month"]: row
-        for row in _monthly(Disagreement.objects.filter(in_months, client_id=client_id))
-    }
-    if rows:
-        ClientMonth.objects.bulk_create(
-            [
-                ClientMonth(
-                    client_id=client_id,
-                    month=month,
-                    **{field: row[field] for field in COUNT_FIELDS},
-                )
-                for month, row in rows.items()
-            ],
-            update_conflicts=True,
-            unique_fields=["client", "month"],
-            update_fields=COUNT_FIELDS,
-        )
-    empty = months - rows.keys()
+    counted = _insert_select(
+        ClientMonth,
+        ["client_id", "month", *COUNT_FIELDS],
+        _monthly(Disagreement.objects.filter(in_months, client_id=client_id)),
+        update_on=["client_id", "month"],
+        returning="month",
+    )
+    month_field = ClientMonth._meta.get_field("month")
+    # An edit that moved a disagreement's date, or archived it, can empty a month.
+    empty = months - {month_field.to_python(month) for (month,) in counted}
     if empty:
         ClientMonth.objects.filter(client_id=client_id, month__in=empty).delete()
 
@@ -189,9 +182,21 @@ def rebuild(*, today: datetime.date) -> tuple[int, int]:
     return months, clients
 
 
-def _insert_select(model, columns: list[str], select: QuerySet) -> int:
+def _insert_select(
+    model,
+    columns: list[str],
+    select: QuerySet,
+    *,
+    update_on: list[str] | None = None,
+    returning: str | None = None,
+):
     """INSERT INTO model's table (columns) the rows of `select`, whose values()
-    come in the same order as `columns`."""
+    come in the same order as `columns`; the number of rows written.
+
+    With `update_on` (the columns of a unique constraint), a row that is
+    already there has its other columns updated instead. With `returning`,
+    the written rows' values of that column instead of their number.
+    """
     # A guard: the SELECT's column order is what puts each count in its column.
     names = [*select.query.values_select, *select.query.annotation_select]
     expected = ["client" if c == "client_id" else c for c in columns]
@@ -200,6 +205,15 @@ def _insert_select(model, columns: list[str], select: QuerySet) -> int:
     sql, params = select.query.sql_with_params()
     quote = connection.ops.quote_name
     target = f"{quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)})"
+    statement = f"INSERT INTO {target} {sql}"
+    if update_on:
+        # (SQLite would take ON right after a FROM for a join's: ours end in GROUP BY.)
+        updates = ", ".join(
+            f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in update_on
+        )
+        statement += f" ON CONFLICT ({', '.join(map(quote, update_on))}) DO UPDATE SET {updates}"
+    if returning:
+        statement += f" RETURNING {quote(returning)}"
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {target} {sql}", params)
-        return cursor.rowcount
+        cursor.execute(statement, params)
+        return cursor.fetchall() if returning else cursor.rowcount

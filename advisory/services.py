@@ -4,10 +4,12 @@ validated and attributed (who, and the reason given) in the record's history."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
+from django.db.models import FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import Team, User
@@ -86,14 +88,26 @@ def record_save(
             if isinstance(instance, Disagreement) and not amending:
                 _refuse_locked_changes(current, instance)
             instance.version = current.version + 1
+        locked = None
+        if isinstance(instance, Disagreement):
+            # Always its engagement's client (as save() sets it), taken from
+            # the engagement when that has it loaded: nothing reads it again.
+            if instance.client_id != instance.engagement.client_id:
+                instance.client = instance.engagement.client
+            # Lock the client before writing: writes to its log then score and
+            # recount one after the other, each seeing the other's committed
+            # change; the let-go check reads the status committed last; and
+            # the locks come in the order the client's own saves take them
+            # (the client's, then the hash chain's), so the two can't deadlock.
+            locked = client_lock(instance.client_id)
         if prechecked:
             relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
             instance.full_clean(exclude=relations, validate_constraints=False)
         else:
-            if isinstance(instance, Engagement | Disagreement):
-                refuse_if_let_go(
-                    instance.client if instance.client_id else instance.engagement.client
-                )
+            if isinstance(instance, Engagement):
+                refuse_if_let_go(instance.client)
+            elif locked is not None and locked.status == LET_GO:
+                raise _let_go_error(instance.client)
             # A disagreement's clean() states its date rules, the same as its
             # CheckConstraints, which Django would check with a query each.
             instance.full_clean(validate_constraints=not isinstance(instance, Disagreement))
@@ -101,9 +115,9 @@ def record_save(
         instance._change_reason = reason.strip() or None
         instance.save()
         if isinstance(instance, Disagreement):
-            health_refresh(instance.client)
-            # After health_refresh, which locks the client: a concurrent write
-            # to the same client waits, then recounts with this one committed.
+            health_refresh(instance.client, locked=locked)
+            # Under the client's lock too: a write to its log that committed
+            # first is counted with this one.
             rollups.months_refresh(instance.client_id, [*months, instance.occurred_on])
         return instance
 
@@ -150,9 +164,13 @@ def refuse_if_let_go(client: Client) -> None:
     # Asks the database, not the caller's copy of the client, which may
     # predate the let-go.
     if Client.objects.filter(pk=client.pk, status=Client.Status.LET_GO).exists():
-        raise ValidationError(
-            f"{client} has been let go: its records are read-only and nothing new can be added."
-        )
+        raise _let_go_error(client)
+
+
+def _let_go_error(client: Client) -> ValidationError:
+    return ValidationError(
+        f"{client} has been let go: its records are read-only and nothing new can be added."
+    )
 
 
 def refuse_if_closed(disagreement: Disagreement) -> None:
@@ -396,11 +414,41 @@ def _client_health(facts: list[Facts], *, as_of: datetime.date) -> tuple[Health,
     return health.score(facts, as_of=as_of), health.score(facts, as_of=then)
 
 
+@dataclass(frozen=True)
+class LockedClient:
+    """A client's status and stored health, read by `client_lock`."""
+
+    pk: int
+    status: str
+    health: tuple  # (health_score, health_band, health_trend)
+
+
+def client_lock(client_pk: int) -> LockedClient:
+    """Lock the client's row until the transaction ends; read its status and
+    stored health with the lock.
+
+    Only the row's own columns: when the query had to wait for the lock,
+    PostgreSQL returns those as the transaction it waited for committed them,
+    but what it would join from other tables as it was when the query began.
+    """
+    status, *health = (
+        Client.objects.select_for_update()
+        .filter(pk=client_pk)
+        .values_list("status", "health_score", "health_band", "health_trend")
+        .get()
+    )
+    return LockedClient(pk=client_pk, status=status, health=tuple(health))
+
+
 # Part of the caller's transaction when there is one (no savepoint: nothing
 # catches its errors and goes on); a transaction of its own otherwise.
 @transaction.atomic(savepoint=False)
 def health_refresh(
-    client: Client, *, as_of: datetime.date | None = None, notify: bool = True
+    client: Client,
+    *,
+    as_of: datetime.date | None = None,
+    notify: bool = True,
+    locked: LockedClient | None = None,
 ) -> bool:
     """Recompute a client's health and store it; True when anything changed.
 
@@ -408,34 +456,27 @@ def health_refresh(
     describe today, so a past `as_of` only writes that day's snapshot. A
     snapshot is written only when the score or band differs from the one
     before it, so running this twice changes nothing.
+
+    `locked` is what `client_lock` read earlier in the caller's transaction
+    (record_save locks the client before writing): the lock is held already.
     """
     today = timezone.localdate()
     as_of = as_of or today
-    # Lock the client first: two edits of its disagreements then score one
-    # after the other, each seeing the other's committed change. Compare
-    # with what is stored, not with the caller's possibly stale copy.
-    # The stored board counts come along (an outer join: lock the client only).
-    row = (
-        Client.objects.select_for_update(of=("self",))
-        .filter(pk=client.pk)
-        .values_list(
-            "health_score",
-            "health_band",
-            "health_trend",
-            "stats__disagreements_90d",
-            "stats__overridden_recent",
-            "stats__updated_on",
-        )
-        .get()
-    )
-    stored, stored_counts = row[:3], row[3:]
+    if locked is None or locked.pk != client.pk:
+        # Lock the client first: two edits of its disagreements then score one
+        # after the other, each seeing the other's committed change. Compare
+        # with what is stored, not with the caller's possibly stale copy.
+        locked = client_lock(client.pk)
+    # In a query after the lock's: one that waited for it would see the
+    # other tables as they were before the write it waited for committed.
+    stored_counts, existing, previous = _stored(client.pk, as_of=as_of)
     facts = _client_facts(client, as_of=as_of)
     now, then = _client_health(facts, as_of=as_of)
     trend = health.trend(now, then)
     changed = False
     if as_of == today:
         client.health_score, client.health_band, client.health_trend = now.score, now.band, trend
-        if stored != (now.score, now.band, trend):
+        if locked.health != (now.score, now.band, trend):
             # Derived numbers, not evidence: updated in place without a
             # history entry or a version bump, so nobody's open form goes stale.
             client.health_updated_at = timezone.now()
@@ -450,30 +491,66 @@ def health_refresh(
             # people it concerns, whoever's edit caused it.
             if notify:
                 notifications.band_worsened(
-                    client, before=stored[1], after=now.band, score=now.score
+                    client, before=locked.health[1], after=now.band, score=now.score
                 )
         counts = rollups.board_counts(facts, today=today)
         if stored_counts != (*counts, today):
             rollups.stats_save(client, counts, today=today)
-    return _snapshot(client, now) or changed
+    return _snapshot(client, now, existing=existing, previous=previous) or changed
 
 
-def _snapshot(client: Client, now: Health) -> bool:
-    # The day's snapshot, if any, and the one before it, in one query. The
-    # caller holds the client's lock, so nobody writes its snapshots meanwhile.
-    existing = previous = None
-    for snapshot in HealthSnapshot.objects.filter(client=client, date__lte=now.as_of).order_by(
-        "-date"
-    )[:2]:
-        if snapshot.date == now.as_of:
-            existing = snapshot
-        elif previous is None:
-            previous = snapshot
-    same_as_before = previous is not None and (previous.score, previous.band) == (
-        now.score,
-        now.band,
+def _stored(
+    client_pk: int, *, as_of: datetime.date
+) -> tuple[tuple, HealthSnapshot | None, tuple[int, str] | None]:
+    """In one query: the client's board counts (ClientStats' disagreements_90d,
+    overridden_recent and updated_on), its snapshot on `as_of` if any, and the
+    (score, band) of its latest snapshot before that day if any."""
+    before = HealthSnapshot.objects.filter(client=OuterRef("pk"), date__lt=as_of).order_by("-date")
+    row = (
+        Client.objects.filter(pk=client_pk)
+        .annotate(
+            # At most one: a client has one snapshot a day.
+            day=FilteredRelation("health_snapshots", condition=Q(health_snapshots__date=as_of)),
+            previous_score=Subquery(before.values("score")[:1]),
+            previous_band=Subquery(before.values("band")[:1]),
+        )
+        .values_list(
+            "stats__disagreements_90d",
+            "stats__overridden_recent",
+            "stats__updated_on",
+            "day__id",
+            "day__score",
+            "day__band",
+            "day__components",
+            "previous_score",
+            "previous_band",
+        )
+        .get()
     )
-    if same_as_before:
+    counts, (day_id, score, band, components), previous = row[:3], row[3:7], row[7:]
+    existing = None
+    if day_id is not None:
+        existing = HealthSnapshot(
+            id=day_id,
+            client_id=client_pk,
+            date=as_of,
+            score=score,
+            band=band,
+            components=components,
+        )
+    return counts, existing, previous if previous[0] is not None else None
+
+
+def _snapshot(
+    client: Client,
+    now: Health,
+    *,
+    existing: HealthSnapshot | None,
+    previous: tuple[int, str] | None,
+) -> bool:
+    # The caller holds the client's lock, so nobody writes its snapshots
+    # meanwhile.
+    if previous == (now.score, now.band):
         # Back to where the day started: that day has no change to record.
         if existing is not None:
             existing.delete()

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from functools import cache, partial
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms.models import ModelChoiceIterator
+from django.forms.models import ModelChoiceField, ModelChoiceIterator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -94,17 +96,14 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
         return redirect(client)
     form = DisagreementForm(request.POST or None, initial=initial, user=request.user, client=client)
     engagements = form.fields["engagement"]
-    if client is None and engagements.queryset[LIST_ENGAGEMENTS_UP_TO:].exists():
-        if request.method != "POST":
-            return _choose_client(request)
-        # Re-shown with errors, the select offers the posted engagement's
-        # client's engagements; any engagement in scope still validates.
+    if client is None and request.method == "POST":
+        # Only a form re-shown with errors lists the engagements, so how many
+        # are in scope is asked then (once, however often the select is
+        # read), not on every log.
         posted = parse_id(request.POST.get("engagement", ""))
-        shown = ModelChoiceIterator(engagements)
-        shown.queryset = (
-            shown.queryset.filter(client__engagements=posted) if posted else shown.queryset.none()
-        )
-        engagements.widget.choices = shown  # what the select offers, not what validates
+        engagements.widget.choices = cache(partial(_engagements_shown, engagements, posted))
+    elif client is None and _too_many(engagements):
+        return _choose_client(request)
     if client is not None and "engagement" not in initial:
         choices = list(form.fields["engagement"].queryset[:2])
         if len(choices) == 1:
@@ -122,6 +121,22 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
         },
         success="Disagreement logged.",
     )
+
+
+def _too_many(engagements: ModelChoiceField) -> bool:
+    return engagements.queryset[LIST_ENGAGEMENTS_UP_TO:].exists()
+
+
+def _engagements_shown(engagements: ModelChoiceField, posted: int | None) -> ModelChoiceIterator:
+    """What the select of a form re-shown with errors offers (any engagement in
+    scope still validates): with too many to list, the posted engagement's
+    client's engagements."""
+    shown = ModelChoiceIterator(engagements)
+    if _too_many(engagements):
+        shown.queryset = (
+            shown.queryset.filter(client__engagements=posted) if posted else shown.queryset.none()
+        )
+    return shown
 
 
 def _choose_client(request: HttpRequest) -> HttpResponse:

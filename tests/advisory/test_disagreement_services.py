@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from accounts.models import Role
-from advisory.models import Amendment, Client, Comment, Disagreement
+from advisory.models import Amendment, Client, Comment, Disagreement, Engagement
 from advisory.services import (
     EditConflict,
     comment_add,
@@ -247,6 +247,36 @@ def test_every_disagreement_check_constraint_is_also_a_rule_in_clean(acme_engage
         with pytest.raises(ValidationError) as refused:
             disagreement.full_clean(validate_constraints=False)
         assert field in refused.value.message_dict
+
+
+# --- Related records -------------------------------------------------------------
+
+
+def test_validation_looks_up_only_the_relations_not_loaded(
+    acme_engagement, advisor, django_assert_num_queries
+):
+    loaded = DisagreementFactory.build(engagement=acme_engagement, logged_by=advisor)
+    with django_assert_num_queries(0):
+        loaded.full_clean(validate_constraints=False)
+
+    dangling = DisagreementFactory.build(engagement=acme_engagement, logged_by=advisor)
+    dangling.engagement_id = 999999  # no longer the loaded engagement
+    assert "engagement" in errors_of(dangling)
+    assert "logged_by" in errors_of(
+        DisagreementFactory.build(engagement=acme_engagement, logged_by=None)
+    )
+
+
+def test_the_database_refuses_a_loaded_engagement_deleted_since(advisor):
+    gone = EngagementFactory()
+    disagreement = DisagreementFactory.build(engagement=gone)
+    Engagement.objects.filter(pk=gone.pk).delete()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        disagreement_log(disagreement, by=advisor)
+        connection.check_constraints()  # (deferred to the commit otherwise)
+
+    assert not Disagreement.objects.exists()
 
 
 # --- Logging ---------------------------------------------------------------------

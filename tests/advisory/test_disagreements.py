@@ -560,6 +560,38 @@ def test_logging_a_disagreement(client, advisor, acme, acme_engagement):
     assert entry.history_change_reason == "Logged"
 
 
+def test_logging_costs_a_fixed_number_of_queries(
+    client, advisor, acme_engagement, django_assert_num_queries
+):
+    client.force_login(advisor)
+    client.get(reverse("disagreement-create"))  # opened first, as people do
+    # Session, user, permissions, the chosen engagement with its client; then
+    # one transaction (2): the client locked, its status and stored health
+    # read with the lock; the disagreement, its history entry, the chain's
+    # last hash and the new link (PostgreSQL takes an advisory lock first);
+    # the board's counts and the snapshots stored; the facts for the score;
+    # the client's new health (its first disagreement moves it), the board's
+    # counts, the day's snapshot and the month's counts. No lookup of a
+    # record already loaded.
+    expected = 4 + 2 + 11 + (connection.vendor == "postgresql")
+
+    with django_assert_num_queries(expected) as captured:
+        response = client.post(reverse("disagreement-create"), log_data(acme_engagement))
+
+    assert response.status_code == 302
+    statements = [query["sql"] for query in captured.captured_queries]
+
+    def position(start: str) -> int:
+        [found] = [n for n, sql in enumerate(statements) if sql.startswith(start)]
+        return found
+
+    lock = position('SELECT "advisory_client"."status"')
+    # Locked before anything is written (and before the hash chain's lock).
+    assert lock < position('INSERT INTO "advisory_disagreement"')
+    if connection.vendor == "postgresql":
+        assert statements[lock].endswith("FOR UPDATE")
+
+
 @pytest.mark.parametrize(
     "field, value, message",
     [
@@ -1236,10 +1268,11 @@ def test_a_long_list_counts_only_as_far_as_it_needs(client, advisor, acme_engage
 
     # Asking for a later page counts one row past it, so Next keeps working,
     # and the count is exact once the end is within reach.
-    third = client.get(reverse("disagreement-list"), {"page": 3}).content.decode()
+    response = client.get(reverse("disagreement-list"), {"page": 3})
+    third = response.content.decode()
     assert f"of {PAGE_SIZE * 2 + 3} disagreements" in third
     assert "Page 3 of 3" in third
-    assert len(titles(client.get(reverse("disagreement-list"), {"page": 3}))) == 3
+    assert len(titles(response)) == 3
 
 
 def test_the_engagement_filter_offers_the_chosen_clients_engagements_only(

@@ -10,6 +10,8 @@ disagreements, read straight from the database.
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 from collections.abc import Callable
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -18,10 +20,20 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection, transaction
 
 from advisory import health, services
 from advisory.health import Facts
-from advisory.models import Band, BandOverride, Client, Disagreement, HealthSnapshot
+from advisory.models import (
+    Band,
+    BandOverride,
+    Client,
+    ClientMonth,
+    ClientStats,
+    Disagreement,
+    Engagement,
+    HealthSnapshot,
+)
 from advisory.services import (
     EditConflict,
     band_override_end,
@@ -35,7 +47,7 @@ from advisory.services import (
     record_save,
     record_set_archived,
 )
-from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory
+from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -270,6 +282,54 @@ def test_two_edits_loaded_at_the_same_time_store_the_right_health(
     # The two changes cancel out: the client is back where it started.
     assert expected(scored) == baseline
     assert stored(scored) == expected(scored)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL's row locks; SQLite runs one writing transaction at a time",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_log_that_waited_for_another_on_the_client_builds_on_what_it_stored():
+    advisor = UserFactory(role="")
+    engagement = EngagementFactory(client=ClientFactory(lead_advisor=advisor))
+    failed = []
+
+    def log_meanwhile() -> None:
+        try:
+            loaded = Engagement.objects.select_related("client").get(pk=engagement.pk)
+            new = DisagreementFactory.build(engagement=loaded, severity=D.Severity.HIGH)
+            disagreement_log(new, by=advisor)
+        except Exception as exc:  # reported below
+            failed.append(exc)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        # The client's first disagreement: its first snapshot, counts and month.
+        disagreement_log(DisagreementFactory.build(engagement=engagement), by=advisor)
+        other = threading.Thread(target=log_meanwhile)
+        other.start()
+        _wait_for_a_lock_wait()  # the other log's query began before this commits
+
+    other.join()
+    assert failed == []
+    acme = Client.objects.get(pk=engagement.client_id)
+    assert stored(acme) == expected(acme)
+    [(_, day, score, band, components)] = snapshots(acme)  # the first log's, updated
+    assert (day, score, band) == (TODAY, acme.health_score, acme.health_band)
+    assert components["contributors"] == 2
+    assert ClientStats.objects.get(client=acme).disagreements_90d == 2
+    assert ClientMonth.objects.get(client=acme).total == 2
+
+
+def _wait_for_a_lock_wait() -> None:
+    for _ in range(100):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the other log never waited for the client's lock")
 
 
 # --- A failed save leaves health as it was ---------------------------------------

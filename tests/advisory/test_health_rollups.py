@@ -301,6 +301,23 @@ def test_archive_and_restore(acme, advisor, acme_log):
     assert stored_months(acme)[month]["total"] == 1
 
 
+def test_a_months_recount_is_one_query_and_one_more_for_an_emptied_month(
+    acme, acme_log, django_assert_num_queries
+):
+    emptied, kept = acme_log[0], acme_log[1]  # each alone in its month
+    with django_assert_num_queries(1):
+        rollups.months_refresh(acme.pk, [emptied.occurred_on, kept.occurred_on])
+    assert_in_step(acme)
+
+    D.objects.filter(pk=emptied.pk).update(is_archived=True)  # not recounted yet
+    with django_assert_num_queries(2):
+        rollups.months_refresh(acme.pk, [emptied.occurred_on, kept.occurred_on])
+
+    assert stored_months(acme) == months_from_the_log(acme)
+    assert emptied.occurred_on.replace(day=1) not in stored_months(acme)
+    assert stored_months(acme)[kept.occurred_on.replace(day=1)]["total"] == 1
+
+
 def test_the_nightly_run_moves_the_windows(acme, acme_engagement, time_machine):
     DisagreementFactory(engagement=acme_engagement, occurred_on=TODAY - 85 * DAY)
     DisagreementFactory(
