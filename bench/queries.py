@@ -18,6 +18,8 @@ import os
 import sys
 from urllib.parse import urlencode
 
+POST_CLIENTS = 50
+
 
 def endpoints() -> list[dict]:
     from django.db.models import Count
@@ -43,17 +45,27 @@ def endpoints() -> list[dict]:
     ).first() or datetime.date(2000, 1, 1)
     csv_query = {"format": "csv", "occurred_after": since.isoformat()}
     csv_rows = visible.filter(occurred_on__gte=since).count()
-    engagement = (
+    # The POST logs on one engagement of each of up to POST_CLIENTS of the
+    # advisor's clients in turn, as a firm's logging spreads over its clients
+    # (on one client, every run would add a few hundred rows to its log).
+    engagements: dict[int, int] = {}
+    for pk, client_id in (
         Engagement.objects.visible_to(advisor)
         .active()
         .filter(lead_advisor=advisor, client__lead_advisor=advisor, client__is_archived=False)
+        .exclude(client__status=Client.Status.LET_GO)
         .order_by("pk")
-        .first()
-    )
+        .values_list("pk", "client_id")
+        .iterator()
+    ):
+        engagements.setdefault(client_id, pk)
+        if len(engagements) == POST_CLIENTS:
+            break
+    post_engagements = list(engagements.values())
     search = Client.objects.visible_to(manager).order_by("pk").values_list("name", flat=True)[0]
     filters = {"severity": "critical", "tone": "hostile", "decision": "proceeded"}
     form = {
-        "engagement": engagement.pk,
+        "engagement": post_engagements[0],
         "occurred_on": datetime.date.today().isoformat(),
         "title": "Benchmark: fee cap refused",
         "topic": "fees",
@@ -108,6 +120,8 @@ def endpoints() -> list[dict]:
             "path": "/disagreements/new/",
             "method": "POST",
             "form": form,
+            "engagements": post_engagements,
+            "note": f"{len(post_engagements)} clients in turn",
         },
         # The floor again at the end: the machine's load drifts during a run.
         {"name": "baseline (end)", "user": m, "path": "/bench/baseline/"},

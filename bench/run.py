@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -361,10 +362,11 @@ def run_python(port, method, path, cookie, body, connections, duration) -> dict:
 
     def worker() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        bodies = itertools.cycle(body.split("\n") if body else [None])  # as bench/wrk.lua
         while time.monotonic() < deadline and len(latencies) < limit:
             begin = time.perf_counter()
             try:
-                connection.request(method, path, body=body, headers=headers)
+                connection.request(method, path, body=next(bodies), headers=headers)
                 response = connection.getresponse()
                 data = response.read()
                 status = response.status
@@ -587,18 +589,23 @@ def main() -> int:
             jar = sessions.get(item["user"]) or {}
             cookie = cookie_header(jar)
             method = item.get("method", "GET")
-            body = None
+            body = first = None
             if method == "POST":
-                body = urlencode({**item["form"], "csrfmiddlewaretoken": token})
-            item["error"] = check(port, item, cookie, body)
+                # One body per engagement, each request the next (bench/queries.py).
+                bodies = [
+                    urlencode({**item["form"], "engagement": pk, "csrfmiddlewaretoken": token})
+                    for pk in item["engagements"]
+                ]
+                body, first = "\n".join(bodies), bodies[0]
+            item["error"] = check(port, item, cookie, first)
             if item["error"]:
                 print(f"  {item['name']}: {item['error']} — not measured")
                 continue
             print(f"  {item['name']}…", flush=True)
             for _ in range(2):  # warm both workers
                 request(port, method, item["path"], headers={"Cookie": cookie, **(
-                    {"Content-Type": "application/x-www-form-urlencoded"} if body else {})},
-                    body=body)  # fmt: skip
+                    {"Content-Type": "application/x-www-form-urlencoded"} if first else {})},
+                    body=first)  # fmt: skip
             item.update(
                 load(
                     port, method, item["path"], cookie, body,

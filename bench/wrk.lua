@@ -1,13 +1,25 @@
 -- wrk script for bench/run.py: the method and form body come from the
 -- environment (the session cookie comes with -H), and the summary is printed
 -- as one JSON line that run.py reads (wrk's own --latency output has no p95).
+-- BENCH_BODY may hold several bodies, one per line (url-encoded bodies hold no
+-- newline): each request sends the next, round the list.
 local method = os.getenv("BENCH_METHOD") or "GET"
-local body = os.getenv("BENCH_BODY")
+local bodies = {}
+for body in string.gmatch(os.getenv("BENCH_BODY") or "", "[^\n]+") do
+  table.insert(bodies, body)
+end
 
 wrk.method = method
-if body and body ~= "" then
-  wrk.body = body
+if #bodies > 0 then
+  wrk.body = bodies[1]
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+if #bodies > 1 then
+  local next_body = 0
+  request = function()
+    next_body = next_body % #bodies + 1
+    return wrk.format(nil, nil, nil, bodies[next_body])
+  end
 end
 
 done = function(summary, latency, requests)

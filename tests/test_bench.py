@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+
 import pytest
 
 from bench import run
@@ -96,3 +99,31 @@ def test_the_table_shows_the_cold_median() -> None:
     run.verdicts(items)
     [row] = [line for line in run.table(items).splitlines() if line.startswith("clients p1")]
     assert "31.5" in row
+
+
+def test_the_python_driver_sends_each_body_in_turn() -> None:
+    received: list[bytes] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(302)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = run.run_python(
+            server.server_address[1], "POST", "/new/", "", "engagement=1\nengagement=2", 1, 0.3
+        )
+    finally:
+        server.shutdown()
+
+    assert result["requests"] >= 4
+    assert received[:4] == [b"engagement=1", b"engagement=2", b"engagement=1", b"engagement=2"]
