@@ -66,6 +66,8 @@ MIDDLEWARE = [
     # errors from the middleware below reach the same page through handler500).
     "config.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the database: the page cache's generation (advisory/page_cache.py).
+    "advisory.page_cache.GenerationMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
