@@ -73,7 +73,12 @@ def record_save(
     with transaction.atomic(savepoint=not prechecked):
         months = []  # a disagreement's old and new month, recounted after the save
         if instance.pk:
-            current = type(instance)._base_manager.select_for_update().get(pk=instance.pk)
+            # NO KEY: rows referring to this one (evidence, comments) may still be
+            # added meanwhile, which also keeps a let-go proposal that holds the
+            # client and adds this row as evidence from deadlocking with an edit.
+            current = (
+                type(instance)._base_manager.select_for_update(no_key=True).get(pk=instance.pk)
+            )
             if isinstance(instance, Disagreement):
                 months.append(current.occurred_on)
             if expected_version is not None and current.version != expected_version:
@@ -432,7 +437,8 @@ def client_lock(client_pk: int) -> LockedClient:
     but what it would join from other tables as it was when the query began.
     """
     status, *health = (
-        Client.objects.select_for_update()
+        # NO KEY: inserts referring to the client (their key-share locks) go on.
+        Client.objects.select_for_update(no_key=True)
         .filter(pk=client_pk)
         .values_list("status", "health_score", "health_band", "health_trend")
         .get()

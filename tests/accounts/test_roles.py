@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission
 
-from accounts.models import Role
+from accounts.backends import RoleBackend
+from accounts.models import Role, User
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +65,45 @@ def test_the_role_and_every_permission_cost_one_query(manager, django_assert_num
         assert user.has_perm("accounts.view_team")  # given to the user directly
         assert not user.has_perm("accounts.decide_letgo")
         assert user.get_all_permissions() == expected
+
+
+def test_the_signed_in_user_comes_with_role_and_permissions(manager, django_assert_num_queries):
+    """What a request reads (RoleBackend.get_user): the user, their role and
+    every permission in one query."""
+    manager.user_permissions.add(Permission.objects.get(codename="view_team"))
+    Group.objects.create(name="Newsletter")  # a group without permissions
+    manager.groups.add(Group.objects.get(name="Newsletter"))
+    expected = perms_of(Role.MANAGER) | {"accounts.view_team"}
+
+    with django_assert_num_queries(1):
+        user = RoleBackend().get_user(manager.pk)
+        assert user.role == Role.MANAGER
+        assert user.group_facts.names == {Role.MANAGER, "Newsletter"}
+        assert user.get_all_permissions() == expected
+        assert user.has_perm("accounts.review_letgo")
+
+
+def test_a_user_read_with_facts_sees_the_same_as_one_read_without(advisor, admin):
+    roleless = UserFactory(role="")
+    roleless.user_permissions.add(Permission.objects.get(codename="view_team"))
+    for user in (advisor, admin, roleless):
+        with_facts = User.objects.with_group_facts().get(pk=user.pk)
+        assert with_facts.group_facts == User.objects.get(pk=user.pk).group_facts
+
+
+def test_a_group_name_holding_the_separator_is_read_again(advisor, django_assert_num_queries):
+    odd = Group.objects.create(name="Odd\x1fname")
+    advisor.groups.add(odd)
+    user = User.objects.with_group_facts().get(pk=advisor.pk)
+
+    with django_assert_num_queries(1):  # the facts' own query, not a wrong split
+        assert user.group_facts.names == {Role.ADVISOR, "Odd\x1fname"}
+
+
+def test_an_inactive_or_missing_user_is_not_signed_in(advisor):
+    assert RoleBackend().get_user(advisor.pk + 1000) is None
+    User.objects.filter(pk=advisor.pk).update(is_active=False)
+    assert RoleBackend().get_user(advisor.pk) is None
 
 
 def test_a_superuser_has_every_permission(manager):
