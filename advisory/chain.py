@@ -204,8 +204,7 @@ def append_many(entries: list[tuple[models.Model, dict[str, list[int]] | None]])
     using = router.db_for_write(ChainLink)
     # No savepoint: a failure here must fail the transaction that wrote the entries.
     with transaction.atomic(using=using, savepoint=False):
-        _lock(using)
-        prev_hash = _last_hash(using)
+        prev_hash = _locked_tail(using)
         links = []
         for history_row, m2m in entries:
             link = ChainLink(
@@ -252,11 +251,19 @@ def linked_at_end() -> Iterator[None]:
         append_many(waiting)
 
 
-def _lock(using: str) -> None:
+def _locked_tail(using: str) -> str:
+    """Take the right to append and read the last hash, in that order.
+
+    On PostgreSQL, one call of `candor_chain_tail` (migration 0012): the
+    advisory lock, then the last hash in a snapshot taken after the lock is
+    held. On SQLite the transaction's write lock already serialises appends.
+    """
     connection = connections[using]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            cursor.execute("SELECT candor_chain_tail(%s)", [LOCK_KEY])
+            return cursor.fetchone()[0] or GENESIS
+    return _last_hash(using)
 
 
 def _last_hash(using: str) -> str:
@@ -474,8 +481,7 @@ def backfill(*, progress: Progress | None = None) -> int:
     using = router.db_for_write(ChainLink)
     models_by_label = chained_models()
     with transaction.atomic(using=using):
-        _lock(using)
-        prev_hash = _last_hash(using)
+        prev_hash = _locked_tail(using)
         for batch in batched(pending, BATCH):
             links = [ChainLink(history_model=label, history_id=pk) for _, pk, label in batch]
             rows, snapshots = _load(links, models_by_label)

@@ -7,6 +7,8 @@ import datetime
 import io
 import itertools
 import json
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -211,10 +213,14 @@ def test_linking_an_entry_costs_one_select_and_one_insert(acme_engagement, manag
             chain.on_history_created, dispatch_uid="advisory.chain.entry"
         )
 
-    # (On PostgreSQL the lock that serialises appends comes first.)
-    extra = [q for q in with_chain[len(without_chain) :] if "pg_advisory_xact_lock" not in q]
+    # The last hash (on PostgreSQL with the lock that serialises appends, in
+    # one call), then the link.
+    extra = with_chain[len(without_chain) :]
     assert len(extra) == 2
-    assert extra[0].startswith("SELECT") and "advisory_chainlink" in extra[0]
+    if connection.vendor == "postgresql":
+        assert extra[0].startswith("SELECT candor_chain_tail(")
+    else:
+        assert extra[0].startswith("SELECT") and "advisory_chainlink" in extra[0]
     assert extra[1].startswith("INSERT") and "advisory_chainlink" in extra[1]
 
 
@@ -494,3 +500,44 @@ def test_nothing_is_linked_when_the_block_fails(advisor, manager):
 def test_linking_at_the_end_needs_the_writing_transaction(transactional_db):
     with pytest.raises(RuntimeError, match="inside the transaction"), chain.linked_at_end():
         pass
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL's advisory lock; SQLite runs one writing transaction at a time",
+)
+@pytest.mark.django_db(transaction=True)
+def test_an_append_that_waited_for_the_lock_links_to_the_entry_committed_meanwhile():
+    """candor_chain_tail reads the last hash after the lock is held, in a
+    snapshot taken then: not the tail as it was when the waiting call began."""
+    lead = UserFactory(role="")  # no role groups: a flush may have removed them
+    first, second = (ClientFactory.build(name=n, lead_advisor=lead) for n in ("First", "Second"))
+    failed = []
+
+    def append_meanwhile() -> None:
+        try:
+            with transaction.atomic():
+                second.save()  # its history entry waits for the chain's lock
+        except Exception as exc:  # reported below
+            failed.append(exc)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        first.save()
+        other = threading.Thread(target=append_meanwhile)
+        other.start()
+        for _ in range(100):  # until the other append is waiting for the lock
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if cursor.fetchone()[0]:
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the other append never waited for the chain's lock")
+
+    other.join()
+    assert failed == []
+    *_, before, last = ChainLink.objects.order_by("pk")
+    assert last.prev_hash == before.hash
+    assert chain.verify().ok

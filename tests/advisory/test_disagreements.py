@@ -569,12 +569,12 @@ def test_logging_costs_a_fixed_number_of_queries(
     # its client (3; the session comes from Redis in production); then
     # one transaction (2): the client locked, its status and stored health
     # read with the lock; the disagreement, its history entry, the chain's
-    # last hash and the new link (PostgreSQL takes an advisory lock first);
+    # last hash (on PostgreSQL with the chain's lock, one call) and the new link;
     # the board's counts and the snapshots stored; the facts for the score;
     # the client's new health (its first disagreement moves it), the board's
     # counts, the day's snapshot and the month's counts. No lookup of a
     # record already loaded.
-    expected = 3 + 2 + 11 + (connection.vendor == "postgresql")
+    expected = 3 + 2 + 11
 
     with django_assert_num_queries(expected) as captured:
         response = client.post(reverse("disagreement-create"), log_data(acme_engagement))
