@@ -19,6 +19,7 @@ import sys
 from urllib.parse import urlencode
 
 POST_CLIENTS = 50
+POST_COUNTED = 5
 
 
 def endpoints() -> list[dict]:
@@ -144,11 +145,19 @@ def count_queries(items: list[dict]) -> None:
             # A session's first request of the minute also moves its expiry
             # (accounts.middleware): done here, so the count is the steady state.
             client.get("/bench/baseline/")
+        if item.get("method") == "POST":
+            # Whether the client's score moves changes the count (one UPDATE):
+            # the most of one log on each of the first POST_COUNTED clients.
+            counts = []
+            for engagement in item["engagements"][:POST_COUNTED]:
+                with CaptureQueriesContext(connection) as queries:
+                    response = client.post(item["path"], {**item["form"], "engagement": engagement})
+                counts.append(len(queries))
+            item["queries"], item["queries_each"] = max(counts), counts
+            item["check_status"], item["check_bytes"] = response.status_code, len(response.content)
+            continue
         with CaptureQueriesContext(connection) as queries:
-            if item.get("method") == "POST":
-                response = client.post(item["path"], item["form"])
-            else:
-                response = client.get(item["path"])
+            response = client.get(item["path"])
             body = b"".join(response.streaming_content) if response.streaming else response.content
         item["queries"] = len(queries)
         item["check_status"] = response.status_code
