@@ -136,6 +136,9 @@ def confirm_setup(request: HttpRequest, device: TOTPDevice, code: str) -> list[s
 @transaction.atomic
 def issue_recovery_codes(user: User) -> list[str]:
     """A new set of recovery codes; the previous set stops working."""
+    # Two requests at once (a double click) take turns: the second replaces
+    # the first's set instead of failing on the one-set-per-person constraint.
+    User.objects.select_for_update(no_key=True).filter(pk=user.pk).exists()
     RecoveryCodeDevice.objects.filter(user=user).delete()
     device = RecoveryCodeDevice.objects.create(user=user, name="Recovery codes")
     codes = [

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import threading
+import time
 
 import pytest
 import time_machine
@@ -507,6 +509,44 @@ def test_one_set_of_recovery_codes_per_person(advisor):
     two_factor.issue_recovery_codes(advisor)
     with pytest.raises(IntegrityError), transaction.atomic():
         RecoveryCodeDevice.objects.create(user=advisor, name="Recovery codes")
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL's row locks; SQLite runs one writing transaction at a time",
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_new_sets_at_once_take_turns_and_the_later_one_works():
+    person = UserFactory(role="")  # no role groups: a flush may have removed them
+    failed, issued = [], []
+
+    def issue_meanwhile() -> None:
+        try:
+            issued.append(two_factor.issue_recovery_codes(person))
+        except Exception as exc:  # reported below
+            failed.append(exc)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        first = two_factor.issue_recovery_codes(person)
+        other = threading.Thread(target=issue_meanwhile)
+        other.start()
+        for _ in range(100):  # until the other one waits for this one
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if cursor.fetchone()[0]:
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the second set never waited for the first")
+
+    other.join()
+    assert failed == []
+    [device] = RecoveryCodeDevice.objects.filter(user=person)
+    [later] = issued
+    assert device.verify_token(later[0])
+    assert not device.verify_token(first[0])
 
 
 # --- The security log and the lockout ------------------------------------------------------
