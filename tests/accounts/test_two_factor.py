@@ -7,7 +7,6 @@ import datetime
 import logging
 import re
 import threading
-import time
 
 import pytest
 import time_machine
@@ -22,6 +21,7 @@ from accounts import two_factor
 from accounts.models import ApiToken, RecoveryCode, RecoveryCodeDevice, Role
 from advisory.letgo import letgo_propose
 from advisory.models import LetGoCase
+from tests.concurrency import postgresql_only, wait_until_another_waits
 from tests.factories import PASSWORD, UserFactory
 from tests.otp import SignedInClient, code_for, enroll
 
@@ -511,10 +511,7 @@ def test_one_set_of_recovery_codes_per_person(advisor):
         RecoveryCodeDevice.objects.create(user=advisor, name="Recovery codes")
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="PostgreSQL's row locks; SQLite runs one writing transaction at a time",
-)
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_two_new_sets_at_once_take_turns_and_the_later_one_works():
     person = UserFactory(role="")  # no role groups: a flush may have removed them
@@ -532,14 +529,7 @@ def test_two_new_sets_at_once_take_turns_and_the_later_one_works():
         first = two_factor.issue_recovery_codes(person)
         other = threading.Thread(target=issue_meanwhile)
         other.start()
-        for _ in range(100):  # until the other one waits for this one
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-                if cursor.fetchone()[0]:
-                    break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the second set never waited for the first")
+        wait_until_another_waits("the second set")
 
     other.join()
     assert failed == []

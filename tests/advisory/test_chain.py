@@ -8,7 +8,6 @@ import io
 import itertools
 import json
 import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -40,6 +39,7 @@ from advisory.services import (
     disagreement_record_decision,
     engagement_save,
 )
+from tests.concurrency import postgresql_only, wait_until_another_waits
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -502,10 +502,7 @@ def test_linking_at_the_end_needs_the_writing_transaction(transactional_db):
         pass
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="PostgreSQL's advisory lock; SQLite runs one writing transaction at a time",
-)
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_an_append_that_waited_for_the_lock_links_to_the_entry_committed_meanwhile():
     """candor_chain_tail reads the last hash after the lock is held, in a
@@ -527,14 +524,7 @@ def test_an_append_that_waited_for_the_lock_links_to_the_entry_committed_meanwhi
         first.save()
         other = threading.Thread(target=append_meanwhile)
         other.start()
-        for _ in range(100):  # until the other append is waiting for the lock
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-                if cursor.fetchone()[0]:
-                    break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the other append never waited for the chain's lock")
+        wait_until_another_waits("the other append")
 
     other.join()
     assert failed == []

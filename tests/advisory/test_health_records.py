@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import threading
-import time
 from collections.abc import Callable
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -47,6 +46,7 @@ from advisory.services import (
     record_save,
     record_set_archived,
 )
+from tests.concurrency import postgresql_only, wait_until_another_waits
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -284,10 +284,7 @@ def test_two_edits_loaded_at_the_same_time_store_the_right_health(
     assert stored(scored) == expected(scored)
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="PostgreSQL's row locks; SQLite runs one writing transaction at a time",
-)
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_a_log_that_waited_for_another_on_the_client_builds_on_what_it_stored():
     advisor = UserFactory(role="")
@@ -309,7 +306,7 @@ def test_a_log_that_waited_for_another_on_the_client_builds_on_what_it_stored():
         disagreement_log(DisagreementFactory.build(engagement=engagement), by=advisor)
         other = threading.Thread(target=log_meanwhile)
         other.start()
-        _wait_for_a_lock_wait()  # the other log's query began before this commits
+        wait_until_another_waits("the other log")  # its query began before this commits
 
     other.join()
     assert failed == []
@@ -320,16 +317,6 @@ def test_a_log_that_waited_for_another_on_the_client_builds_on_what_it_stored():
     assert components["contributors"] == 2
     assert ClientStats.objects.get(client=acme).disagreements_90d == 2
     assert ClientMonth.objects.get(client=acme).total == 2
-
-
-def _wait_for_a_lock_wait() -> None:
-    for _ in range(100):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            if cursor.fetchone()[0]:
-                return
-        time.sleep(0.05)
-    raise AssertionError("the other log never waited for the client's lock")
 
 
 # --- A failed save leaves health as it was ---------------------------------------
