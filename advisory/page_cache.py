@@ -192,10 +192,9 @@ def _pending_messages(request: HttpRequest) -> int:
 
 
 def _may_use_cache(request: HttpRequest) -> bool:
+    # PAGE_CACHE and GET are GenerationMiddleware's conditions (no generation otherwise).
     return (
-        settings.PAGE_CACHE
-        and request.method == "GET"
-        and request.user.is_authenticated
+        request.user.is_authenticated
         and request.session.session_key is not None
         # The browser's CSRF secret, which the page's tokens are masked from;
         # without one, the page makes a new secret and sets its cookie.
