@@ -12,17 +12,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django_otp.models import Device
 
-
-class Role(models.TextChoices):
-    """The three roles; each is a Django group of the same name (data migration 0002)."""
-
-    ADVISOR = "advisor", "Advisor"
-    MANAGER = "manager", "Manager"
-    ADMIN = "admin", "Admin"
-
-
-# Highest first: a user in several groups acts with the highest role.
-ROLE_ORDER = [Role.ADMIN, Role.MANAGER, Role.ADVISOR]
+from accounts.roles import ROLE_ORDER, Role
+from accounts.scoping import role_of, scope
 
 
 class UserQuerySet(models.QuerySet):
@@ -35,8 +26,6 @@ class UserQuerySet(models.QuerySet):
         Admins see everyone; others see the people on the teams they belong
         to or manage, and themselves.
         """
-        from accounts.permissions import role_of  # permissions imports this module
-
         role = role_of(user)
         if role is None:
             return self.none()
@@ -180,13 +169,9 @@ class User(AbstractUser):
 class TeamQuerySet(models.QuerySet):
     def visible_to(self, user: User) -> TeamQuerySet:
         """Admins see every team; others the teams they belong to or manage."""
-        from accounts.permissions import scope  # permissions imports this module
-
         return scope(self, user, team="pk", people=["members", "managers"])
 
     def managed_by(self, user: User) -> TeamQuerySet:
-        from accounts.permissions import role_of  # permissions imports this module
-
         role = role_of(user)
         if role == Role.ADMIN:
             return self.all()

@@ -5,7 +5,7 @@ you": the person waits for an e-mail that never comes. Here the failure is
 logged (by user id: no address, no link) and the e-mail is handed to the task
 worker, which makes a fresh link and tries again later, on the same schedule
 as notification e-mails (CANDOR_NOTIFICATIONS["email_retry_delays"], see
-advisory/tasks.py). What the person sees does not change either way, so it
+accounts/retry.py). What the person sees does not change either way, so it
 still reveals nothing about which addresses have an account.
 """
 
@@ -22,6 +22,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import User
+from accounts.retry import retry_later
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +37,8 @@ def _message(context: dict, to_email: str, from_email: str | None = None) -> Ema
 
 
 def _retry(attempt: int, *, user_id: int, domain: str, site_name: str, protocol: str) -> str:
-    from advisory.tasks import _retry_later
-
     what = f"the password reset e-mail for user {user_id}"
-    return _retry_later(
+    return retry_later(
         send_password_reset_email,
         attempt,
         what,

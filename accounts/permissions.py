@@ -4,7 +4,7 @@ Two questions, two mechanisms:
 - *Which records?* Scope. Admins see everything; managers see what they are
   personally on plus everything of the teams they manage; advisors see what
   they lead or are a member of. Querysets expose it as `visible_to(user)`,
-  built with `scope()` below. Outside the scope a record answers 404, never
+  built with `accounts.scoping.scope()`. Outside the scope a record answers 404, never
   403, so its existence is not confirmed.
 - *Which actions?* Permissions, granted to the role groups by data migrations
   (accounts/migrations/0002_roles.py). A user inside the scope but without the
@@ -13,78 +13,20 @@ Two questions, two mechanisms:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from accounts.models import Role, Team, User
+from accounts.models import User
+from accounts.roles import Role
+from accounts.scoping import role_of
 
 View = Callable[..., HttpResponse]
-
-
-def role_of(user) -> Role | None:
-    if not user.is_authenticated or not user.is_active:
-        return None
-    return user.role
-
-
-def scope[M: models.Model](
-    queryset: models.QuerySet[M],
-    user: User,
-    *,
-    team: str,
-    people: Sequence[str],
-) -> models.QuerySet[M]:
-    """Restrict `queryset` to the rows `user` may see.
-
-    `team` is the lookup from the row to its Team (e.g. "team" or
-    "client__team"); `people` are lookups to the users personally on the row
-    (e.g. "lead_advisor", "engagements__members").
-    """
-    role = role_of(user)
-    if role is None:
-        return queryset.none()
-    if role == Role.ADMIN:
-        return queryset
-    allowed = personally(queryset.model, user, people)
-    if role == Role.MANAGER:
-        allowed |= Q(**{f"{team}__in": Team.objects.filter(managers=user)})
-    return queryset.filter(allowed)
-
-
-def personally(model: type[models.Model], user: User, people: Sequence[str]) -> Q:
-    """The rows of `model` on which `user` is named through one of the `people` lookups.
-
-    One condition per lookup, each answerable from an index on its own. A
-    lookup through a to-many relation becomes its own subquery (joining would
-    repeat rows, and one join OR-ing every way makes the database read all
-    engagements and their members every time).
-    """
-    named = Q()
-    for lookup in people:
-        if _is_multivalued(model, lookup):
-            named |= Q(pk__in=model._base_manager.filter(**{lookup: user}).values("pk"))
-        else:
-            named |= Q(**{lookup: user})
-    return named
-
-
-def _is_multivalued(model: type[models.Model], lookup: str) -> bool:
-    opts = model._meta
-    for part in lookup.split("__"):
-        field = opts.get_field(part)
-        if field.many_to_many or field.one_to_many:
-            return True
-        if field.related_model is None:
-            return False
-        opts = field.related_model._meta
-    return False
 
 
 def visible[M: models.Model](

@@ -45,9 +45,10 @@ from django_otp import verify_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.audit import security_event
-from accounts.models import RecoveryCode, RecoveryCodeDevice, Role, User
+from accounts.models import RecoveryCode, RecoveryCodeDevice, User
 from accounts.navigation import local_url
-from accounts.permissions import role_of
+from accounts.roles import Role
+from accounts.scoping import role_of
 
 RECOVERY_CODE_COUNT = 10
 # 16 characters from 31 (no 0/o, 1/l/i): about 79 bits each, beyond guessing

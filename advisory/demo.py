@@ -24,7 +24,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Role, Team, User
+from accounts.models import Team, User
+from accounts.roles import Role
 from advisory import rollups
 from advisory.demo_content import (
     CALM_NOTE,

@@ -12,8 +12,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from accounts.models import Role, Team, User
-from accounts.permissions import role_of
+from accounts.models import Team, User
+from accounts.roles import Role
+from accounts.scoping import role_of
 from advisory.models import Band, Client, Disagreement, Engagement, LetGoCase
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

@@ -56,8 +56,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models.functions import Lower
 
-from accounts.models import Role, Team, User
-from accounts.permissions import role_of
+from accounts.models import Team, User
+from accounts.roles import Role
+from accounts.scoping import role_of
 from advisory import chain
 from advisory.models import Client, Engagement
 from advisory.services import (

@@ -20,6 +20,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Team, User
+from accounts.scoping import personally, scope
 
 SHORT_TEXT = 200
 LONG_TEXT = 5000
@@ -49,8 +50,6 @@ class ClientQuerySet(models.QuerySet):
     def visible_to(self, user: User) -> ClientQuerySet:
         """Advisors: clients they lead or whose engagements they lead or work on.
         Managers: also every client of the teams they manage. Admins: all."""
-        from accounts.permissions import scope
-
         return scope(self, user, team="team", people=self.PEOPLE)
 
     def active(self) -> ClientQuerySet:
@@ -58,8 +57,6 @@ class ClientQuerySet(models.QuerySet):
 
     def personal_to(self, user: User) -> ClientQuerySet:
         """The clients a user works on personally, whatever their role."""
-        from accounts.permissions import personally
-
         return self.filter(personally(self.model, user, self.PEOPLE))
 
 

@@ -35,7 +35,8 @@ from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from accounts.models import Role, Team, User
+from accounts.models import Team, User
+from accounts.roles import Role
 from advisory import health, rollups
 from advisory.demo import (
     decision_delay,

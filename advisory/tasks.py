@@ -14,30 +14,17 @@ caused it is already committed and never touched.
 
 from __future__ import annotations
 
-import datetime
 import logging
 
-from django.conf import settings
 from django.core.management import call_command
 from django.tasks import task
-from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
+from accounts.retry import retry_later
 from advisory import notifications
 
 logger = logging.getLogger(__name__)
-
-
-def _retry_later(task_obj, attempt: int, what: str, **kwargs) -> str:
-    delays = settings.CANDOR_NOTIFICATIONS["email_retry_delays"]
-    if attempt > len(delays):
-        logger.error("Giving up on %s after %d attempts", what, attempt)
-        return "failed"
-    run_after = timezone.now() + datetime.timedelta(seconds=delays[attempt - 1])
-    task_obj.using(run_after=run_after).enqueue(attempt=attempt + 1, **kwargs)
-    logger.info("Will try %s again at %s", what, run_after.isoformat(timespec="seconds"))
-    return "retry scheduled"
 
 
 @task
@@ -49,7 +36,7 @@ def send_notification_email(notification_id: int, attempt: int = 1) -> str:
         # The recipient's address and the body (it holds an unsubscribe token)
         # stay out of the log.
         logger.exception("Could not send %s (attempt %d)", what, attempt)
-        return _retry_later(send_notification_email, attempt, what, notification_id=notification_id)
+        return retry_later(send_notification_email, attempt, what, notification_id=notification_id)
     return "sent" if sent else "nothing to send"
 
 
@@ -60,7 +47,7 @@ def send_summary_email(user_id: int, attempt: int = 1) -> str:
         count = notifications.email_daily_summary(user_id)
     except Exception:
         logger.exception("Could not send %s (attempt %d)", what, attempt)
-        return _retry_later(send_summary_email, attempt, what, user_id=user_id)
+        return retry_later(send_summary_email, attempt, what, user_id=user_id)
     return f"{count} notification(s) summarised"
 
 

@@ -25,8 +25,8 @@ class CandorAdminSite(admin.AdminSite):
         return self._is_admin(request) and is_verified(request.user)
 
     def _is_admin(self, request: HttpRequest) -> bool:
-        from accounts.models import Role
-        from accounts.permissions import role_of
+        from accounts.roles import Role
+        from accounts.scoping import role_of
 
         return super().has_permission(request) and role_of(request.user) == Role.ADMIN
 

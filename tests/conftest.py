@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 from huey.contrib.djhuey import HUEY
 
-from accounts.models import Role, Team, User
+from accounts.models import Team, User
+from accounts.roles import Role
 from advisory.models import Client, Disagreement, Engagement
 from tests.factories import (
     ClientFactory,

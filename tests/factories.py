@@ -6,7 +6,8 @@ import factory
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from accounts.models import Role, Team, User
+from accounts.models import Team, User
+from accounts.roles import Role
 from advisory import rollups
 from advisory.models import Client, Disagreement, Engagement
 

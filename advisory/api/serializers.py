@@ -13,8 +13,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from rest_framework import serializers
 
-from accounts.models import Role, Team, User
-from accounts.permissions import role_of
+from accounts.models import Team, User
+from accounts.roles import Role
+from accounts.scoping import role_of
 from advisory.models import (
     LONG_TEXT,
     Band,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.roles import Role
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,10 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
-from accounts.models import Role, Team, User
-from accounts.permissions import can_edit, can_view, get_visible_or_404, scope
+from accounts.models import Team, User
+from accounts.permissions import can_edit, can_view, get_visible_or_404
+from accounts.roles import Role
+from accounts.scoping import scope
 from tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from accounts.backends import RoleBackend
-from accounts.models import Role, User
+from accounts.models import User
+from accounts.roles import Role
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import ApiToken, Role
+from accounts.models import ApiToken
+from accounts.roles import Role
 from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
 from advisory.services import disagreement_mark_reviewed, record_save
 from tests.factories import (

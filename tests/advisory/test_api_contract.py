@@ -34,7 +34,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.models import ApiToken, Role
+from accounts.models import ApiToken
+from accounts.roles import Role
 from advisory.models import Comment, LetGoCase
 from config.wsgi import application
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory

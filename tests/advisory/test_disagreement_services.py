@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, models, transaction
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory.models import Amendment, Client, Comment, Disagreement, Engagement
 from advisory.services import (
     EditConflict,

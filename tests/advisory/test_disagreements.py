@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory.models import Amendment, Client, Comment, Disagreement, EvidenceFile
 from advisory.services import (
     comment_add,

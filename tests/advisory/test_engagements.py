@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory.history import FieldChange, history_entries
 from advisory.models import Client, Engagement
 from advisory.services import engagement_save

@@ -13,7 +13,7 @@ from django.db import DatabaseError
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory import evidence as evidence_module
 from advisory.evidence import (
     ALLOWED_TYPES_MESSAGE,

@@ -22,7 +22,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory import exports
 from advisory.exports import FORMULA_PREFIXES, csv_cell, csv_pieces
 from advisory.models import Band, BandOverride, Client, Disagreement, Engagement, LetGoCase

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory import health, selectors
 from advisory.health import Facts
 from advisory.models import Band, BandOverride, Client, Disagreement, HealthSnapshot

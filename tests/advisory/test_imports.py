@@ -18,7 +18,7 @@ from django.db import DatabaseError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory import chain, import_jobs, imports
 from advisory.history import history_entries
 from advisory.models import Client, Engagement

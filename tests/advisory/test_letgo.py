@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory.evidence import evidence_attach
 from advisory.letgo import (
     AlreadyDecided,

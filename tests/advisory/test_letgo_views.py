@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory.letgo import (
     letgo_complete,
     letgo_decide,

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from accounts.models import Role
+from accounts.roles import Role
 from advisory import notifications
 from advisory.letgo import letgo_decide, letgo_propose
 from advisory.models import (

@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import F, Q
 
-from accounts.models import Role, Team, User
+from accounts.models import Team, User
+from accounts.roles import Role
 from advisory.demo import CLIENTS, SeedSummary, Trajectory, seed_people, seed_records
 from advisory.models import Client, Comment, Disagreement, Engagement
 

@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from accounts.models import Role, Team, User
+from accounts.models import Team, User
+from accounts.roles import Role
 from advisory.models import Client, Disagreement, Engagement, HealthSnapshot
 from advisory.scale import ADMIN, ADVISOR, MANAGER
 from advisory.services import client_health

@@ -46,7 +46,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from accounts import two_factor
-from accounts.models import ApiToken, Role, User
+from accounts.models import ApiToken, User
+from accounts.roles import Role
 from advisory import import_jobs, imports
 from advisory.evidence import evidence_attach
 from advisory.letgo import letgo_propose
