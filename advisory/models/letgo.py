@@ -1,0 +1,127 @@
+"""Letting a client go: the case, from proposal to offboarding."""
+
+from __future__ import annotations
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from accounts.models import User
+from advisory.models.records import Client, Disagreement, long_text
+
+
+class LetGoCaseQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> LetGoCaseQuerySet:
+        """A case is visible with its client."""
+        return self.filter(client__in=Client.objects.visible_to(user))
+
+    def open(self) -> LetGoCaseQuerySet:
+        return self.filter(status__in=LetGoCase.OPEN_STATUSES)
+
+
+class LetGoCase(models.Model):
+    """A proposal to end a client relationship, the admin's decision, and the
+    professional offboarding that follows an approval."""
+
+    class Reason(models.TextChoices):
+        OVERRIDDEN_ADVICE = "overridden_advice", "Repeated overridden advice"
+        HOSTILE_CONDUCT = "hostile_conduct", "Hostile conduct"
+        NON_PAYMENT = "non_payment", "Non-payment"
+        ETHICAL_CONFLICT = "ethical_conflict", "Ethical conflict"
+        SCOPE_ABUSE = "scope_abuse", "Scope abuse"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        APPROVED = "approved", "Approved — offboarding"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        OFFBOARDED = "offboarded", "Offboarded"
+
+    OPEN_STATUSES = [Status.PROPOSED, Status.APPROVED]
+    # The offboarding checklist: field name -> what it asks.
+    CHECKLIST = {
+        "check_conflicts": "Duty-to-report and conflict obligations consulted",
+        "check_notice_sent": "Written notice with a reasonable notice period sent",
+        "check_deadlines_stated": "Deadlines the client must watch stated in writing",
+        "check_files_returned": "Files and property returned",
+        "check_fees_settled": "Unearned fees refunded or final invoice sent",
+        "check_engagements_closed": "Open engagements closed",
+        "check_referral": "Another firm suggested",
+    }
+
+    client = models.ForeignKey(Client, models.PROTECT, related_name="letgo_cases")
+    proposed_by = models.ForeignKey(User, models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=30, choices=Reason)
+    justification = long_text("justification")
+    evidence = models.ManyToManyField(
+        Disagreement, related_name="letgo_cases", verbose_name="disagreements as evidence"
+    )
+    status = models.CharField(max_length=20, choices=Status, default=Status.PROPOSED)
+    decided_by = models.ForeignKey(
+        User, models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    decision_note = long_text("decision note", blank=True)
+    check_conflicts = models.BooleanField(CHECKLIST["check_conflicts"], default=False)
+    check_notice_sent = models.BooleanField(CHECKLIST["check_notice_sent"], default=False)
+    check_deadlines_stated = models.BooleanField(CHECKLIST["check_deadlines_stated"], default=False)
+    check_files_returned = models.BooleanField(CHECKLIST["check_files_returned"], default=False)
+    check_fees_settled = models.BooleanField(CHECKLIST["check_fees_settled"], default=False)
+    check_engagements_closed = models.BooleanField(
+        CHECKLIST["check_engagements_closed"], default=False
+    )
+    check_referral = models.BooleanField(CHECKLIST["check_referral"], default=False)
+    referral_note = long_text("referral note", blank=True)
+    notice_days = models.PositiveSmallIntegerField(
+        "notice period (days)", default=30, validators=[MinValueValidator(1)]
+    )
+    letter = long_text("disengagement letter", blank=True)
+    completed_by = models.ForeignKey(
+        User, models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reinstated_by = models.ForeignKey(
+        User, models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    reinstated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reinstatement_reason = long_text("reason for reinstating", blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    history = HistoricalRecords(excluded_fields=["version"], m2m_fields=[evidence])
+    objects = LetGoCaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-proposed_at", "-pk"]
+        verbose_name = "let-go case"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=Q(status__in=["proposed", "approved"]),
+                name="one_open_letgo_case_per_client",
+                violation_error_message="This client already has an open let-go case.",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "-proposed_at"])]
+
+    def __str__(self) -> str:
+        return f"Let go {self.client}?"
+
+    def get_absolute_url(self) -> str:
+        return reverse("letgo-detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def checklist(self) -> list[tuple[str, str, bool]]:
+        return [(name, label, getattr(self, name)) for name, label in self.CHECKLIST.items()]
+
+    @property
+    def checklist_complete(self) -> bool:
+        return all(getattr(self, name) for name in self.CHECKLIST)
