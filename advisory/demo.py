@@ -26,7 +26,6 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from accounts.roles import Role
-from advisory import rollups
 from advisory.demo_content import (
     CALM_NOTE,
     CLIENTS,
@@ -56,9 +55,11 @@ from advisory.demo_content import (
     Trajectory,
     V,
 )
+from advisory.health import rollups
+from advisory.health.services import health_refresh
 from advisory.letgo import letgo_decide, letgo_propose, letgo_update_offboarding
 from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
-from advisory.services import client_save, engagement_save, health_refresh
+from advisory.services import client_save, engagement_save
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,12 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Team, User
-from advisory import health, selectors
 from advisory.exports import FORMULA_PREFIXES as FORMULA_PREFIXES  # re-exported: tests use it
 from advisory.exports import csv_cell as _cell
 from advisory.exports import json_default as _json_default
+from advisory.health import score as scoring
+from advisory.health import selectors
+from advisory.health.services import client_health
 from advisory.models import (
     Amendment,
     Band,
@@ -51,7 +53,6 @@ from advisory.models import (
     HealthSnapshot,
     LetGoCase,
 )
-from advisory.services import client_health
 
 PRINT_CSS = "css/print.css"
 # Packs up to this size are built in memory; larger ones spill to a temporary file.
@@ -155,7 +156,7 @@ def dossier_context(client: Client) -> dict[str, Any]:
         "health": now,
         "health_then": then,
         "health_band": Band(now.band).label,
-        "health_trend": health.trend(now, then),
+        "health_trend": scoring.trend(now, then),
         "contributors": now.contributions,
         "snapshots": list(client.health_snapshots.order_by("date")),
         "score_chart": {

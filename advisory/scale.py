@@ -37,7 +37,6 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from accounts.roles import Role
-from advisory import health, rollups
 from advisory.demo import (
     decision_delay,
     heat_at,
@@ -66,7 +65,9 @@ from advisory.demo_content import (
     Dispute,
     Trajectory,
 )
-from advisory.health import Facts
+from advisory.health import rollups
+from advisory.health import score as scoring
+from advisory.health.score import Facts
 from advisory.models import (
     Client,
     ClientMonth,
@@ -635,12 +636,12 @@ class _Firm:
         dates = [f.occurred_on for f in facts]
         reach = datetime.timedelta(days=weights["ignore_after_days"])
 
-        def score(day: datetime.date) -> health.Health:
+        def score(day: datetime.date) -> scoring.Health:
             window = facts[bisect.bisect_left(dates, day - reach) : bisect.bisect_right(dates, day)]
-            return health.score(window, as_of=day, weights=weights)
+            return scoring.score(window, as_of=day, weights=weights)
 
         now = score(self.today)
-        then = score(health.trend_start(self.today, weights))
+        then = score(scoring.trend_start(self.today, weights))
         days = [_month_end(self.today, back) for back in range(self.snapshot_months, 0, -1)] + [
             self.today
         ]
@@ -657,7 +658,7 @@ class _Firm:
                     }
                     self.plan.snapshots.append((client, day, state.score, state.band, components))
                     previous = (state.score, state.band)
-        return _Score(now.score, now.band, health.trend(now, then))
+        return _Score(now.score, now.band, scoring.trend(now, then))
 
 
 @dataclass(frozen=True)

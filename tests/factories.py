@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from accounts.roles import Role
-from advisory import rollups
+from advisory.health import rollups
 from advisory.models import Client, Disagreement, Engagement
 
 PASSWORD = "correct-horse-battery"

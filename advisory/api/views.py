@@ -24,7 +24,6 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from accounts.permissions import can_comment
-from advisory import health
 from advisory.api.errors import as_api_error
 from advisory.api.filters import LetGoCaseFilter, ScopedFilterBackend
 from advisory.api.permissions import RolePermission
@@ -43,10 +42,11 @@ from advisory.api.serializers import (
     OutcomeSerializer,
 )
 from advisory.filters import ClientFilter, DisagreementFilter, EngagementFilter
+from advisory.health import score as scoring
+from advisory.health.services import client_health
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.services import (
     EditConflict,
-    client_health,
     client_save,
     comment_add,
     disagreement_log,
@@ -196,7 +196,7 @@ class ClientViewSet(ScopedViewSet):
             "band": now.band,
             "computed_band": now.computed_band,
             "cap_reason": now.cap_reason,
-            "trend": health.trend(now, then),
+            "trend": scoring.trend(now, then),
             "total_friction": now.total_friction,
             "contributor_count": len(now.contributions),
             "contributors": now.contributions[:TOP_CONTRIBUTORS],

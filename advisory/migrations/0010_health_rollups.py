@@ -12,7 +12,7 @@ def fill(apps, schema_editor) -> None:
     ever fail on a later schema, migrate and run the command instead."""
     if not apps.get_model("advisory", "Disagreement").objects.exists():
         return
-    from advisory import rollups
+    from advisory.health import rollups
 
     rollups.rebuild(today=timezone.localdate())
 

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.models import Team
-from advisory import selectors
+from advisory.health import selectors
 from advisory.models import Client, Disagreement
 from advisory.page_cache import cached_page
 from config.middleware import describe

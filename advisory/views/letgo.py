@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
 from accounts.two_factor import verified_required
-from advisory import exports, selectors
+from advisory import exports
 from advisory.forms import (
     LetGoDecisionForm,
     LetGoProposalForm,
@@ -20,6 +20,7 @@ from advisory.forms import (
     ReinstateForm,
     parse_id,
 )
+from advisory.health import selectors
 from advisory.letgo import (
     AlreadyDecided,
     client_reinstate,

@@ -22,6 +22,7 @@ from simple_history.signals import post_create_historical_record
 from simple_history.utils import bulk_create_with_history
 
 from advisory import chain
+from advisory.health.services import band_override_set
 from advisory.models import (
     ENGAGEMENT_HISTORY,
     ChainLink,
@@ -32,7 +33,6 @@ from advisory.models import (
     LetGoCase,
 )
 from advisory.services import (
-    band_override_set,
     client_save,
     comment_add,
     disagreement_log,

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from advisory.dossier import FORMULA_PREFIXES, _cell, evidence_pack_path
 from advisory.evidence import evidence_attach
+from advisory.health.services import client_health
 from advisory.models import Amendment, Client, Comment, Disagreement, HealthSnapshot, LetGoCase
-from advisory.services import client_health
 from tests.factories import DisagreementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

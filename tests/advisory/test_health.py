@@ -1,4 +1,4 @@
-"""The relationship health recipe (advisory/health.py, docs/scoring.md).
+"""The relationship health recipe (advisory/health/score.py, docs/scoring.md).
 
 Plain functions, no database: every call passes WEIGHTS explicitly, and
 test_settings_hold_the_documented_weights keeps that copy equal to the setting.
@@ -18,8 +18,8 @@ from hypothesis import assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from advisory import health
-from advisory.health import Facts, band_for, contribution, score, trend, trend_start
+from advisory.health import score as scoring
+from advisory.health.score import Facts, band_for, contribution, score, trend, trend_start
 
 WEIGHTS = {
     "severity": {"low": 1, "moderate": 2, "high": 4, "critical": 8},
@@ -81,7 +81,7 @@ def friction(**kwargs) -> float:
     return c.friction
 
 
-def health_of(*disagreements: Facts, as_of: date = AS_OF) -> health.Health:
+def health_of(*disagreements: Facts, as_of: date = AS_OF) -> scoring.Health:
     return score(disagreements, as_of=as_of, weights=WEIGHTS)
 
 
@@ -254,11 +254,11 @@ def test_score_is_100_times_exp_of_minus_total_over_12():
 
 def test_the_score_rounds_halves_up():
     # Python's round() would give 72 and 0; the documented recipe rounds up.
-    assert health._round_half_up(72.5) == 73
-    assert health._round_half_up(72.49) == 72
-    assert health._round_half_up(0.5) == 1
+    assert scoring._round_half_up(72.5) == 73
+    assert scoring._round_half_up(72.49) == 72
+    assert scoring._round_half_up(0.5) == 1
     # floor(x + 0.5) gets this one wrong: the addition itself rounds up to 1.0.
-    assert health._round_half_up(0.49999999999999994) == 0
+    assert scoring._round_half_up(0.49999999999999994) == 0
 
 
 def test_the_score_stays_within_0_and_100():
@@ -510,7 +510,7 @@ NORTHWIND = [
 ]
 
 
-def _rows(result: health.Health) -> list[tuple]:
+def _rows(result: scoring.Health) -> list[tuple]:
     return [
         (
             c.facts.title,

@@ -15,10 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.roles import Role
-from advisory import health, selectors
-from advisory.health import Facts
+from advisory.health import score as scoring
+from advisory.health import selectors
+from advisory.health.score import Facts
+from advisory.health.services import band_override_set, health_refresh
 from advisory.models import Band, BandOverride, Client, Disagreement, HealthSnapshot
-from advisory.services import band_override_set, health_refresh
 from advisory.views.common import PAGE_SIZE
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
@@ -707,7 +708,7 @@ def test_the_client_page_explains_the_score(client, advisor, acme, acme_engageme
     assert rows == [(str(big.pk), big.title), (str(small.pk), small.title)]  # largest first
     for record in (big, small):
         facts = Facts(*[getattr(record, f) for f in Facts.__dataclass_fields__])
-        friction = health.contribution(facts, as_of=TODAY).friction
+        friction = scoring.contribution(facts, as_of=TODAY).friction
         assert f"{friction:.2f}</td>" in section
     assert archived.title not in section
     assert old.title not in section

@@ -21,8 +21,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
-from advisory import health, services
-from advisory.health import Facts
+from advisory.health import score as scoring
+from advisory.health import services as health_services
+from advisory.health.score import Facts
+from advisory.health.services import band_override_end, band_override_set, health_refresh
 from advisory.models import (
     Band,
     BandOverride,
@@ -35,14 +37,11 @@ from advisory.models import (
 )
 from advisory.services import (
     EditConflict,
-    band_override_end,
-    band_override_set,
     disagreement_amend,
     disagreement_log,
     disagreement_mark_reviewed,
     disagreement_record_decision,
     disagreement_record_outcome,
-    health_refresh,
     record_save,
     record_set_archived,
 )
@@ -71,8 +70,8 @@ def expected(client: Client, *, as_of: datetime.date = TODAY) -> tuple[int, str,
     """(score, band, trend) from the recipe over the client's active disagreements."""
     rows = D.objects.filter(client=client, is_archived=False).values_list(*FACTS)
     facts = [Facts(*row) for row in rows]
-    now = health.score(facts, as_of=as_of)
-    then = health.score(facts, as_of=as_of - 90 * DAY)
+    now = scoring.score(facts, as_of=as_of)
+    then = scoring.score(facts, as_of=as_of - 90 * DAY)
     return now.score, now.band, now.score - then.score
 
 
@@ -222,7 +221,7 @@ def test_every_write_path_saves_the_record_and_its_health_in_one_transaction(
     def fail(*args, **kwargs):
         raise RuntimeError("the snapshot could not be written")
 
-    monkeypatch.setattr(services, "_snapshot", fail)
+    monkeypatch.setattr(health_services, "_snapshot", fail)
     with pytest.raises(RuntimeError):
         write(dispute, advisor, manager)
 

@@ -15,7 +15,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncMonth, TruncQuarter
 from django.urls import reverse
 
-from advisory import rollups, selectors
+from advisory.health import rollups, selectors
 from advisory.models import Client, ClientMonth, ClientStats, Disagreement
 from advisory.services import (
     disagreement_amend,

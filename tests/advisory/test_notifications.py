@@ -14,6 +14,7 @@ from huey.contrib.djhuey import HUEY
 
 from accounts.roles import Role
 from advisory import notifications
+from advisory.health.services import health_refresh
 from advisory.letgo import letgo_decide, letgo_propose
 from advisory.models import (
     Band,
@@ -24,7 +25,7 @@ from advisory.models import (
     Notification,
     NotificationKind,
 )
-from advisory.services import disagreement_log, health_refresh
+from advisory.services import disagreement_log
 from advisory.tasks import send_notification_email
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 

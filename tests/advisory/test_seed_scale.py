@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from accounts.roles import Role
+from advisory.health.services import client_health
 from advisory.models import Client, Disagreement, Engagement, HealthSnapshot
 from advisory.scale import ADMIN, ADVISOR, MANAGER
-from advisory.services import client_health
 
 pytestmark = pytest.mark.django_db
 

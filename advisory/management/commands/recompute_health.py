@@ -7,9 +7,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from advisory.health.rollups import rebuild as rebuild_rollups
+from advisory.health.services import health_refresh
 from advisory.models import Client
-from advisory.rollups import rebuild as rebuild_rollups
-from advisory.services import health_refresh
 
 
 class Command(BaseCommand):

@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Value
 from django.db.models.functions import TruncMonth
 
-from advisory.health import Facts
+from advisory.health.score import Facts
 from advisory.models import Client, ClientMonth, ClientStats, Disagreement
 
 D = Disagreement

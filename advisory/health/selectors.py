@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from advisory import rollups
+from advisory.health import rollups
 from advisory.models import (
     Band,
     BandOverride,
