@@ -13,7 +13,8 @@ class AdvisoryConfig(AppConfig):
             post_create_historical_record,
         )
 
-        from advisory import chain, page_cache
+        from advisory.history import chain
+        from advisory.web import page_cache
 
         # Every history entry is linked into the tamper-evident chain as it is
         # written (why a signal: see advisory/chain.py).

@@ -9,9 +9,9 @@ from django.db.models import Q, QuerySet
 from django_filters.fields import ModelChoiceField
 
 from accounts.models import Team, User
-from advisory.forms import parse_id
 from advisory.models import Band, Client, Disagreement, Engagement
-from advisory.widgets import CappedChoiceIterator, LongSelect
+from advisory.web.ids import parse_id
+from advisory.web.widgets import CappedChoiceIterator, LongSelect
 
 DATE_RANGE = filters.widgets.DateRangeWidget(attrs={"type": "date"})
 # The range's legend names the pair; each input needs a name of its own.

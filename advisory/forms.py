@@ -8,6 +8,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -15,7 +16,9 @@ from django.utils.text import capfirst
 from accounts.models import Team, User
 from accounts.roles import Role
 from accounts.scoping import role_of
-from advisory.models import Band, Client, Disagreement, Engagement, LetGoCase
+from advisory.evidence.files import ACCEPT, MAX_EVIDENCE_BYTES, evidence_content_type, format_size
+from advisory.models import SHORT_TEXT, Band, Client, Disagreement, Engagement, LetGoCase
+from advisory.web.ids import MAX_ID
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -27,20 +30,6 @@ def _with(queryset: QuerySet, pks: list[int | None]) -> QuerySet:
         return queryset
     model = queryset.model
     return model.objects.filter(Q(pk__in=queryset.values("pk")) | Q(pk__in=extra))
-
-
-# The largest id a database column holds (64-bit, PostgreSQL's bigint).
-MAX_ID = 2**63 - 1
-
-
-def parse_id(text: str) -> int | None:
-    """A record id typed in a URL or a form: ASCII digits a column can hold, else None.
-
-    (`"²".isdigit()` is true, and int() refuses it.)"""
-    text = str(text).strip()
-    if text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_ID:
-        return int(text)
-    return None
 
 
 class ModelMultipleChoices(forms.ModelMultipleChoiceField):
@@ -457,3 +446,28 @@ class ReinstateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=5000,
     )
+
+
+class EvidenceForm(forms.Form):
+    """Attach a file to a disagreement; evidence_attach() does the work."""
+
+    file = forms.FileField(
+        label="Evidence file",
+        help_text=(
+            "PDF, PNG, JPEG, e-mail (.eml, .msg) or plain text (.txt); "
+            f"at most {format_size(MAX_EVIDENCE_BYTES)}."
+        ),
+        error_messages={"empty": "The file is empty."},
+        widget=forms.FileInput(attrs={"accept": ACCEPT}),
+    )
+    description = forms.CharField(
+        max_length=SHORT_TEXT,
+        required=False,
+        help_text="Optional: what the file shows, e.g. “Client's e-mail declining the count”.",
+    )
+
+    def clean_file(self) -> UploadedFile:
+        upload = self.cleaned_data["file"]
+        # Checked here too so that the error shows next to the field.
+        evidence_content_type(upload)
+        return upload

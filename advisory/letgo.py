@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import can_view
-from advisory import notifications
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
+from advisory.notifications import triggers
 from advisory.services import EditConflict, record_save
 
 Status = LetGoCase.Status
@@ -83,7 +83,7 @@ def letgo_propose(
     case.evidence.set(evidence)
     _set_client_status(client, Client.Status.LETGO_PROPOSED, by=by, reason="Let-go proposed")
     if notify:
-        notifications.letgo_proposed(case)
+        triggers.letgo_proposed(case)
     return case
 
 
@@ -116,7 +116,7 @@ def letgo_decide(
     else:
         _set_client_status(case.client, Client.Status.ACTIVE, by=by, reason="Let-go declined")
     if notify:
-        notifications.letgo_decided(case)
+        triggers.letgo_decided(case)
     return case
 
 

@@ -10,9 +10,9 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from advisory import chain
 from advisory.health import rollups
 from advisory.health.services import client_lock, health_refresh
+from advisory.history import chain
 from advisory.models import (
     ENGAGEMENT_HISTORY,
     Amendment,

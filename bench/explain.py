@@ -33,7 +33,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import User
-    from advisory.scale import ADVISOR, MANAGER
+    from advisory.seeding.scale import ADVISOR, MANAGER
     from bench.queries import endpoints
 
     users = {"manager": MANAGER, "advisor": ADVISOR}

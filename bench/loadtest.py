@@ -534,7 +534,7 @@ def _stored(value) -> str:
 
 def verify(result: dict) -> dict:
     """Check the database against what the users were told; {"problems": [...], ...}."""
-    from advisory import chain
+    from advisory.history import chain
     from advisory.models import Disagreement
 
     problems: list[str] = []

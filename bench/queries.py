@@ -27,7 +27,7 @@ def endpoints() -> list[dict]:
 
     from accounts.models import Team, User
     from advisory.models import Client, Disagreement, Engagement
-    from advisory.scale import ADVISOR, MANAGER
+    from advisory.seeding.scale import ADVISOR, MANAGER
 
     manager = User.objects.get(username=MANAGER)
     advisor = User.objects.get(username=ADVISOR)
@@ -135,7 +135,7 @@ def count_queries(items: list[dict]) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import User
-    from advisory.scale import ADVISOR, MANAGER
+    from advisory.seeding.scale import ADVISOR, MANAGER
 
     users = {"manager": MANAGER, "advisor": ADVISOR}
     for item in items:

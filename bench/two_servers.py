@@ -75,7 +75,7 @@ FACTS = """
 import json
 from django.conf import settings
 from bench.queries import endpoints
-from advisory.scale import ADVISOR
+from advisory.seeding.scale import ADVISOR
 post = next(item for item in endpoints() if item.get("method") == "POST")
 print(json.dumps({
     "username": ADVISOR,

@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "config.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads the database: the page cache's generation (advisory/page_cache.py).
-    "advisory.page_cache.GenerationMiddleware",
+    "advisory.web.page_cache.GenerationMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,7 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "advisory.context_processors.notifications",
+                "advisory.web.context_processors.notifications",
             ],
         },
     },
@@ -372,7 +372,7 @@ TASKS = {
     "default": {
         "BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend",
         # Candor enqueues after the commit itself (transaction.on_commit with
-        # robust=True in advisory/notifications.py), so that a queue that is
+        # robust=True in advisory/notifications/triggers.py), so that a queue that is
         # down is logged instead of failing a request whose change has already
         # committed; deferring a second time here would add nothing.
         "ENQUEUE_ON_COMMIT": False,
@@ -400,7 +400,7 @@ LOGGING = {
 CANDOR_DEMO_PASSWORD = "candor-demo-pass"
 # Where Candor is reached, for links in e-mails.
 CANDOR_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-# Notifications (advisory/notifications.py): how often a failed e-mail is tried
+# Notifications (advisory/notifications/): how often a failed e-mail is tried
 # again and after how long (seconds); how long an unsubscribe link works; after
 # how many days a missing acknowledgment is chased; and how many days back the
 # daily reminders catch up (days the job did not run), so that a first run

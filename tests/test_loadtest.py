@@ -29,8 +29,8 @@ from django.db import connections
 from django.test.testcases import LiveServerThread
 
 from accounts.models import Team, User
-from advisory.demo import seed_people
 from advisory.models import Disagreement
+from advisory.seeding.demo import seed_people
 from bench import loadtest
 from bench.run import BenchError
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory

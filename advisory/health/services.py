@@ -14,11 +14,11 @@ from django.db.models import FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import User
-from advisory import notifications
 from advisory.health import rollups
 from advisory.health import score as scoring
 from advisory.health.score import Facts, Health
 from advisory.models import BandOverride, Client, Disagreement, HealthSnapshot
+from advisory.notifications import triggers
 
 # The Disagreement fields scoring.Facts is made of, in order.
 FACT_FIELDS = ["id", "title", "occurred_on", "severity", "tone", "decision", "verdict"]
@@ -124,10 +124,10 @@ def health_refresh(
                 health_updated_at=client.health_updated_at,
             )
             changed = True
-            # Told once the change commits (notifications.notify), to the
+            # Told once the change commits (triggers.notify), to the
             # people it concerns, whoever's edit caused it.
             if notify:
-                notifications.band_worsened(
+                triggers.band_worsened(
                     client, before=locked.health[1], after=now.band, score=now.score
                 )
         counts = rollups.board_counts(facts, today=today)

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.permissions import permission_required
-from advisory import chain
+from advisory.history import chain
 
 
 @permission_required("advisory.view_chainlink")

@@ -7,15 +7,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
-from advisory import exports
 from advisory.filters import ClientFilter
 from advisory.forms import BandOverrideForm, ClientForm
 from advisory.health import selectors
 from advisory.health.services import client_health
 from advisory.models import Client, Disagreement
-from advisory.page_cache import cached_page
 from advisory.services import client_save
+from advisory.transfer import exports
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
+from advisory.web.page_cache import cached_page
 
 TIMELINE_LENGTH = 50
 TOP_CONTRIBUTORS = 10

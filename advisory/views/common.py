@@ -14,10 +14,10 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from advisory.exports import ListExport
 from advisory.forms import ArchiveForm
-from advisory.history import history_entries
+from advisory.history.entries import history_entries
 from advisory.services import EditConflict, record_set_archived
+from advisory.transfer.exports import ListExport
 
 PAGE_SIZE = 25
 COUNT_UP_TO = 1000  # rows counted at least; beyond, lists say "more than 1,000"

@@ -11,19 +11,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import can_comment, get_visible_or_404, permission_required
-from advisory import exports
 from advisory.filters import DisagreementFilter
 from advisory.forms import (
     AmendmentForm,
     CommentForm,
     DecisionForm,
     DisagreementForm,
+    EvidenceForm,
     OutcomeForm,
-    parse_id,
 )
-from advisory.forms_evidence import EvidenceForm
 from advisory.models import Client, Disagreement, Engagement
-from advisory.page_cache import cached_page
 from advisory.services import (
     EditConflict,
     comment_add,
@@ -36,6 +33,7 @@ from advisory.services import (
 from advisory.services import (
     disagreement_amend as amend,
 )
+from advisory.transfer import exports
 from advisory.views.common import (
     archive_toggle,
     history_page,
@@ -44,6 +42,8 @@ from advisory.views.common import (
     refresh_version,
     save_form,
 )
+from advisory.web.ids import parse_id
+from advisory.web.page_cache import cached_page
 
 # Above this many engagements in scope, logging a disagreement starts by
 # choosing the client (a select of thousands is slow to send and to use).

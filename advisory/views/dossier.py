@@ -14,7 +14,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
 from accounts.permissions import get_visible_or_404, permission_required
-from advisory.dossier import dossier_context, evidence_pack, print_css
+from advisory.evidence.dossier import dossier_context, evidence_pack, print_css
 from advisory.models import Client
 
 TEMPLATE = "advisory/dossier.html"

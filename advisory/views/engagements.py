@@ -7,13 +7,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
-from advisory import exports
 from advisory.filters import EngagementFilter
-from advisory.forms import EngagementForm, parse_id
+from advisory.forms import EngagementForm
 from advisory.models import Client, Engagement
-from advisory.page_cache import cached_page
 from advisory.services import engagement_save
+from advisory.transfer import exports
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
+from advisory.web.ids import parse_id
+from advisory.web.page_cache import cached_page
 
 TIMELINE_LENGTH = 50
 

@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.permissions import get_visible_or_404
-from advisory.evidence import evidence_attach
-from advisory.forms_evidence import EvidenceForm
+from advisory.evidence.files import evidence_attach
+from advisory.forms import EvidenceForm
 from advisory.models import Disagreement, EvidenceFile
 
 

@@ -13,14 +13,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
-from advisory import exports
 from advisory.filters import HealthFilter
 from advisory.forms import BandOverrideForm
 from advisory.health import selectors
 from advisory.health.services import band_override_end, band_override_set
 from advisory.models import Band, Client, Disagreement
-from advisory.page_cache import cached_page
+from advisory.transfer import exports
 from advisory.views.common import paginate, wants_csv
+from advisory.web.page_cache import cached_page
 
 BREAKDOWN_DAYS = 365
 # The board's sortable columns (?o=key or ?o=-key); anything else keeps the

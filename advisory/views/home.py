@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import Team
 from advisory.health import selectors
 from advisory.models import Client, Disagreement
-from advisory.page_cache import cached_page
+from advisory.web.page_cache import cached_page
 from config.middleware import describe
 
 HOME_LIST_LENGTH = 15

@@ -35,7 +35,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from advisory import import_jobs, imports
+from advisory.transfer import imports
+from advisory.transfer import jobs as import_jobs
 
 logger = logging.getLogger(__name__)
 

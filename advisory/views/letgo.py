@@ -12,14 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
 from accounts.two_factor import verified_required
-from advisory import exports
-from advisory.forms import (
-    LetGoDecisionForm,
-    LetGoProposalForm,
-    OffboardingForm,
-    ReinstateForm,
-    parse_id,
-)
+from advisory.forms import LetGoDecisionForm, LetGoProposalForm, OffboardingForm, ReinstateForm
 from advisory.health import selectors
 from advisory.letgo import (
     AlreadyDecided,
@@ -32,7 +25,9 @@ from advisory.letgo import (
 )
 from advisory.models import Client, Disagreement, LetGoCase
 from advisory.services import EditConflict
+from advisory.transfer import exports
 from advisory.views.common import add_errors, paginate, refresh_version, wants_csv
+from advisory.web.ids import parse_id
 
 D = Disagreement
 

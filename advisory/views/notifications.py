@@ -14,8 +14,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.navigation import local_url
-from advisory import notifications
 from advisory.models import Delivery, Notification, NotificationKind
+from advisory.notifications import preferences
 from advisory.views.common import paginate
 
 
@@ -75,14 +75,12 @@ class PreferencesForm(forms.Form):
 @login_required
 def notification_preferences(request: HttpRequest) -> HttpResponse:
     user = request.user
-    current = notifications.preferences_for(user)
-    form = PreferencesForm(
-        request.POST or None, kinds=notifications.kinds_for(user), initial=current
-    )
+    current = preferences.preferences_for(user)
+    form = PreferencesForm(request.POST or None, kinds=preferences.kinds_for(user), initial=current)
     if request.method == "POST" and form.is_valid():
         for kind, delivery in form.cleaned_data.items():
             if delivery != current[kind]:
-                notifications.preference_set(user=user, kind=kind, delivery=delivery)
+                preferences.preference_set(user=user, kind=kind, delivery=delivery)
         messages.success(request, "Your notification choices are saved.")
         return redirect("notification-preferences")
     return render(
@@ -102,11 +100,11 @@ def notification_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET asks for confirmation (link scanners only GET), POST switches that
     one kind to "in Candor only" for that one person."""
     try:
-        user, kind = notifications.read_unsubscribe_token(token)
-    except notifications.BadUnsubscribeToken:
+        user, kind = preferences.read_unsubscribe_token(token)
+    except preferences.BadUnsubscribeToken:
         return render(request, "advisory/notification_unsubscribe_invalid.html", status=400)
     context = {"person": user, "kind": NotificationKind(kind), "done": False}
     if request.method == "POST":
-        notifications.preference_set(user=user, kind=kind, delivery=Delivery.IN_APP)
+        preferences.preference_set(user=user, kind=kind, delivery=Delivery.IN_APP)
         context["done"] = True
     return render(request, "advisory/notification_unsubscribe.html", context)

@@ -21,8 +21,8 @@ from django.utils import timezone
 from simple_history.signals import post_create_historical_record
 from simple_history.utils import bulk_create_with_history
 
-from advisory import chain
 from advisory.health.services import band_override_set
+from advisory.history import chain
 from advisory.models import (
     ENGAGEMENT_HISTORY,
     ChainLink,

@@ -25,7 +25,7 @@ from advisory.services import (
 from advisory.views import common
 from advisory.views import disagreements as disagreement_views
 from advisory.views.common import PAGE_SIZE
-from advisory.widgets import LongSelect
+from advisory.web.widgets import LongSelect
 from tests.factories import (
     ClientFactory,
     DisagreementFactory,

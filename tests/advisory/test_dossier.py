@@ -20,8 +20,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from advisory.dossier import FORMULA_PREFIXES, _cell, evidence_pack_path
-from advisory.evidence import evidence_attach
+from advisory.evidence.dossier import FORMULA_PREFIXES, _cell, evidence_pack_path
+from advisory.evidence.files import evidence_attach
 from advisory.health.services import client_health
 from advisory.models import Amendment, Client, Comment, Disagreement, HealthSnapshot, LetGoCase
 from tests.factories import DisagreementFactory, UserFactory

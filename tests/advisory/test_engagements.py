@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 
 from accounts.roles import Role
-from advisory.history import FieldChange, history_entries
+from advisory.history.entries import FieldChange, history_entries
 from advisory.models import Client, Engagement
 from advisory.services import engagement_save
 from tests.factories import (

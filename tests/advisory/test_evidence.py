@@ -14,8 +14,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.roles import Role
-from advisory import evidence as evidence_module
-from advisory.evidence import (
+from advisory.evidence import files as evidence_module
+from advisory.evidence.files import (
     ALLOWED_TYPES_MESSAGE,
     MAX_EVIDENCE_BYTES,
     clean_name,
@@ -23,7 +23,7 @@ from advisory.evidence import (
     evidence_content_type,
     format_size,
 )
-from advisory.forms_evidence import EvidenceForm
+from advisory.forms import EvidenceForm
 from advisory.models import Client, EvidenceFile
 
 pytestmark = pytest.mark.django_db

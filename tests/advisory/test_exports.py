@@ -23,9 +23,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.roles import Role
-from advisory import exports
-from advisory.exports import FORMULA_PREFIXES, csv_cell, csv_pieces
 from advisory.models import Band, BandOverride, Client, Disagreement, Engagement, LetGoCase
+from advisory.transfer import exports
+from advisory.transfer.exports import FORMULA_PREFIXES, csv_cell, csv_pieces
 from advisory.views.common import PAGE_SIZE
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 

@@ -6,7 +6,7 @@ from django.db import connection
 from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 
-from advisory.history import FieldChange, HistoryEntry, history_entries
+from advisory.history.entries import FieldChange, HistoryEntry, history_entries
 from advisory.models import Client, Disagreement
 from advisory.services import client_save, engagement_save, record_save
 from tests.factories import ClientFactory, UserFactory

@@ -19,10 +19,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from advisory import chain, import_jobs, imports
-from advisory.history import history_entries
+from advisory.history import chain
+from advisory.history.entries import history_entries
 from advisory.models import Client, Engagement
 from advisory.services import client_save
+from advisory.transfer import imports
+from advisory.transfer import jobs as import_jobs
 from advisory.views import imports as views
 from tests.factories import ClientFactory, EngagementFactory, UserFactory
 

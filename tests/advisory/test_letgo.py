@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.roles import Role
-from advisory.evidence import evidence_attach
+from advisory.evidence.files import evidence_attach
 from advisory.letgo import (
     AlreadyDecided,
     client_reinstate,

@@ -946,7 +946,7 @@ def test_after_reinstating_the_client_page_offers_everything_again(
 def test_the_demo_has_an_approved_case_half_offboarded_and_an_open_proposal(
     mailoutbox, django_capture_on_commit_callbacks
 ):
-    from advisory.demo import LETGO_APPROVED, LETGO_PROPOSED, seed_people, seed_records
+    from advisory.seeding.demo import LETGO_APPROVED, LETGO_PROPOSED, seed_people, seed_records
 
     with django_capture_on_commit_callbacks(execute=True):
         seed_people()

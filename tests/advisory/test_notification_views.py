@@ -11,9 +11,9 @@ from django.test import Client as HttpClient
 from django.test import RequestFactory
 from django.urls import reverse
 
-from advisory import notifications
-from advisory.context_processors import notifications as bell
 from advisory.models import Delivery, Notification, NotificationKind, NotificationPreference
+from advisory.notifications import preferences
+from advisory.web.context_processors import notifications as bell
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def make(user, n: int = 1, **extra) -> list[Notification]:
 
 
 def delivery(user, kind: str) -> str:
-    return notifications.preferences_for(user)[kind]
+    return preferences.preferences_for(user)[kind]
 
 
 # --- The bell ---------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def test_the_profile_links_to_the_preferences(client, advisor):
 
 def test_saving_preferences_stores_the_choices(client, advisor):
     client.force_login(advisor)
-    choices = {kind: delivery(advisor, kind) for kind in notifications.kinds_for(advisor)}
+    choices = {kind: delivery(advisor, kind) for kind in preferences.kinds_for(advisor)}
     choices[Kind.BAND_WORSENED] = Delivery.DAILY
     choices[Kind.FOLLOW_UP_DUE] = Delivery.IN_APP
 
@@ -245,7 +245,7 @@ def test_saving_preferences_stores_the_choices(client, advisor):
 
 def test_a_bad_choice_shows_the_error_and_saves_nothing(client, advisor):
     client.force_login(advisor)
-    choices = {kind: delivery(advisor, kind) for kind in notifications.kinds_for(advisor)}
+    choices = {kind: delivery(advisor, kind) for kind in preferences.kinds_for(advisor)}
     choices[Kind.BAND_WORSENED] = "carrier-pigeon"
 
     response = client.post(reverse("notification-preferences"), choices)
@@ -259,7 +259,7 @@ def test_a_bad_choice_shows_the_error_and_saves_nothing(client, advisor):
 
 
 def unsubscribe_url(user, kind: str) -> str:
-    return reverse("notification-unsubscribe", args=[notifications.unsubscribe_token(user, kind)])
+    return reverse("notification-unsubscribe", args=[preferences.unsubscribe_token(user, kind)])
 
 
 def test_the_link_asks_before_changing_anything(client, advisor):
@@ -288,7 +288,7 @@ def test_confirming_stops_that_one_kind_for_that_one_person_without_a_login(advi
 
 
 def test_the_token_cannot_be_turned_into_another_persons_or_kind(advisor, other_advisor, client):
-    token = notifications.unsubscribe_token(advisor, Kind.BAND_WORSENED)
+    token = preferences.unsubscribe_token(advisor, Kind.BAND_WORSENED)
     signature_part = token.split(":", 1)[1]
     for payload in (
         {"u": other_advisor.pk, "k": Kind.BAND_WORSENED},
@@ -315,7 +315,7 @@ def test_a_token_signed_for_something_else_is_refused(advisor, client):
 
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_a_tampered_link_shows_a_clear_page_and_changes_nothing(advisor, client, method):
-    token = notifications.unsubscribe_token(advisor, Kind.BAND_WORSENED)
+    token = preferences.unsubscribe_token(advisor, Kind.BAND_WORSENED)
 
     response = getattr(client, method)(
         reverse("notification-unsubscribe", args=[token[:-2] + "xx"])

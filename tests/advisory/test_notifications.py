@@ -13,7 +13,6 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from accounts.roles import Role
-from advisory import notifications
 from advisory.health.services import health_refresh
 from advisory.letgo import letgo_decide, letgo_propose
 from advisory.models import (
@@ -25,8 +24,9 @@ from advisory.models import (
     Notification,
     NotificationKind,
 )
+from advisory.notifications import digest, preferences, tasks, triggers
 from advisory.services import disagreement_log
-from advisory.tasks import send_notification_email
+from advisory.notifications.tasks import send_notification_email
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -128,8 +128,8 @@ def test_strained_then_adversarial_are_two_changes(
     scored, acme_engagement, advisor, manager, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        notifications.band_worsened(scored, before=Band.HEALTHY, after=Band.STRAINED, score=60)
-        notifications.band_worsened(scored, before=Band.STRAINED, after=Band.ADVERSARIAL, score=30)
+        triggers.band_worsened(scored, before=Band.HEALTHY, after=Band.STRAINED, score=60)
+        triggers.band_worsened(scored, before=Band.STRAINED, after=Band.ADVERSARIAL, score=30)
 
     titles = sorted(Notification.objects.filter(recipient=advisor).values_list("title", flat=True))
     assert titles == ["Acme Holdings is now Adversarial", "Acme Holdings is now Strained"]
@@ -145,7 +145,7 @@ def test_strained_then_adversarial_are_two_changes(
     ],
 )
 def test_a_band_that_does_not_worsen_tells_nobody(scored, manager, before, after):
-    notifications.band_worsened(scored, before=before, after=after, score=50)
+    triggers.band_worsened(scored, before=before, after=after, score=50)
 
     assert not Notification.objects.exists()
 
@@ -252,9 +252,9 @@ def test_a_follow_up_that_falls_due_reminds_the_advisor_once(
 
 def test_a_new_follow_up_date_is_a_new_reminder(dispute, advisor):
     Disagreement.objects.filter(pk=dispute.pk).update(follow_up_on=days_ago(7))
-    notifications.remind_follow_ups()
+    triggers.remind_follow_ups()
     Disagreement.objects.filter(pk=dispute.pk).update(follow_up_on=TODAY())
-    notifications.remind_follow_ups()
+    triggers.remind_follow_ups()
 
     assert Notification.objects.filter(kind=Kind.FOLLOW_UP_DUE).count() == 2
 
@@ -267,15 +267,15 @@ def test_an_old_backlog_is_not_reminded_all_at_once(acme_engagement, settings):
     )
     proceeded(acme_engagement, decided=days_ago(grace + catch_up + 1))
 
-    assert notifications.remind_follow_ups() == 0
-    assert notifications.remind_missing_acknowledgments() == 0
+    assert triggers.remind_follow_ups() == 0
+    assert triggers.remind_missing_acknowledgments() == 0
 
 
 def test_a_let_go_clients_follow_ups_remind_nobody(dispute):
     Disagreement.objects.filter(pk=dispute.pk).update(follow_up_on=TODAY())
     Client.objects.filter(pk=dispute.client_id).update(status=Client.Status.LET_GO)
 
-    assert notifications.remind_follow_ups() == 0
+    assert triggers.remind_follow_ups() == 0
 
 
 def test_a_reminder_goes_to_the_engagement_lead_once_the_logger_has_left(acme_engagement, advisor):
@@ -285,7 +285,7 @@ def test_a_reminder_goes_to_the_engagement_lead_once_the_logger_has_left(acme_en
     leaver.is_active = False
     leaver.save()
 
-    notifications.remind_follow_ups()
+    triggers.remind_follow_ups()
 
     assert told(Kind.FOLLOW_UP_DUE) == ["alice"]
     assert Notification.objects.get().url == d.get_absolute_url()
@@ -316,8 +316,8 @@ def test_an_acknowledgment_missing_after_a_week_reminds_the_advisor_once(
         client_words="We understand the risk.",
     )
 
-    assert notifications.remind_missing_acknowledgments() == 1
-    assert notifications.remind_missing_acknowledgments() == 0
+    assert triggers.remind_missing_acknowledgments() == 1
+    assert triggers.remind_missing_acknowledgments() == 0
 
     [reminder] = Notification.objects.all()
     assert (reminder.recipient, reminder.kind) == (advisor, Kind.ACKNOWLEDGMENT_MISSING)
@@ -333,8 +333,8 @@ def test_the_daily_summary_sends_what_waits_once(
 ):
     Disagreement.objects.filter(pk=dispute.pk).update(follow_up_on=TODAY())
     proceeded(acme_engagement, decided=days_ago(8), title="Late")
-    notifications.remind_follow_ups()
-    notifications.remind_missing_acknowledgments()
+    triggers.remind_follow_ups()
+    triggers.remind_missing_acknowledgments()
 
     call_command("notify", "summaries", stdout=None)
     call_command("notify", "summaries", stdout=None)
@@ -353,10 +353,10 @@ def test_the_daily_summary_sends_what_waits_once(
 
 def test_a_failed_summary_is_kept_for_the_retry(dispute, advisor, mailoutbox, monkeypatch, caplog):
     Disagreement.objects.filter(pk=dispute.pk).update(follow_up_on=TODAY())
-    notifications.remind_follow_ups()
+    triggers.remind_follow_ups()
     monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", broken)
 
-    notifications.send_daily_summaries()
+    tasks.send_daily_summaries()
 
     assert Notification.objects.awaiting_summary().count() == 1
     assert f"Could not send the daily summary for user {advisor.pk}" in caplog.text
@@ -378,7 +378,7 @@ def test_the_weekly_digest_tells_each_manager_about_their_teams_only_once(
     django_capture_on_commit_callbacks,
 ):
     today = TODAY()
-    start, end = notifications.digest_period(today)
+    start, end = digest.digest_period(today)
     HealthSnapshot.objects.create(
         client=acme, date=start - datetime.timedelta(3), score=80, band="healthy"
     )
@@ -407,16 +407,16 @@ def test_the_weekly_digest_tells_each_manager_about_their_teams_only_once(
         call_command("notify", "digest", stdout=None)
         call_command("notify", "digest", stdout=None)
 
-    [digest] = Notification.objects.filter(kind=Kind.WEEKLY_DIGEST)
-    assert digest.recipient == manager
-    assert digest.body.startswith(f"What happened from {start:%-d %B} to {end:%-d %B %Y} in ")
-    assert "in Corporate Advisory." in digest.body
-    assert "Acme Holdings: Healthy → Strained" in digest.body
-    assert f"Acme Holdings: {overridden.title}" in digest.body
-    assert f"Acme Holdings: {outcome.title} — Advice vindicated" in digest.body
-    assert "Open let-go cases (1)" in digest.body
-    assert old.title not in digest.body
-    assert "Beacon Trust" not in digest.body
+    [sent] = Notification.objects.filter(kind=Kind.WEEKLY_DIGEST)
+    assert sent.recipient == manager
+    assert sent.body.startswith(f"What happened from {start:%-d %B} to {end:%-d %B %Y} in ")
+    assert "in Corporate Advisory." in sent.body
+    assert "Acme Holdings: Healthy → Strained" in sent.body
+    assert f"Acme Holdings: {overridden.title}" in sent.body
+    assert f"Acme Holdings: {outcome.title} — Advice vindicated" in sent.body
+    assert "Open let-go cases (1)" in sent.body
+    assert old.title not in sent.body
+    assert "Beacon Trust" not in sent.body
     [mail] = mailoutbox
     assert mail.to == ["charlie@example.com"]
     assert mail.subject.startswith("Weekly digest: ")
@@ -424,16 +424,16 @@ def test_the_weekly_digest_tells_each_manager_about_their_teams_only_once(
 
 
 def test_a_quiet_week_sends_no_digest(manager, acme):
-    assert notifications.send_weekly_digests() == 0
+    assert digest.send_weekly_digests() == 0
 
 
 def test_the_digest_covers_the_last_full_week():
     monday = datetime.date(2026, 11, 23)
-    assert notifications.digest_period(monday) == (
+    assert digest.digest_period(monday) == (
         datetime.date(2026, 11, 16),
         datetime.date(2026, 11, 22),
     )
-    assert notifications.digest_period(monday + datetime.timedelta(days=6)) == (
+    assert digest.digest_period(monday + datetime.timedelta(days=6)) == (
         datetime.date(2026, 11, 16),
         datetime.date(2026, 11, 22),
     )
@@ -445,7 +445,7 @@ def test_the_digest_covers_the_last_full_week():
 def test_in_candor_only_sends_no_email(
     scored, acme_engagement, advisor, manager, mailoutbox, django_capture_on_commit_callbacks
 ):
-    notifications.preference_set(user=advisor, kind=Kind.BAND_WORSENED, delivery=Delivery.IN_APP)
+    preferences.preference_set(user=advisor, kind=Kind.BAND_WORSENED, delivery=Delivery.IN_APP)
 
     with django_capture_on_commit_callbacks(execute=True):
         log_hostile(acme_engagement, advisor)
@@ -457,13 +457,13 @@ def test_in_candor_only_sends_no_email(
 def test_the_daily_summary_choice_holds_the_email_until_the_summary(
     scored, acme_engagement, advisor, manager, mailoutbox, django_capture_on_commit_callbacks
 ):
-    notifications.preference_set(user=advisor, kind=Kind.BAND_WORSENED, delivery=Delivery.DAILY)
+    preferences.preference_set(user=advisor, kind=Kind.BAND_WORSENED, delivery=Delivery.DAILY)
 
     with django_capture_on_commit_callbacks(execute=True):
         log_hostile(acme_engagement, advisor)
     assert [m.to for m in mailoutbox] == [["charlie@example.com"]]
 
-    notifications.send_daily_summaries()
+    tasks.send_daily_summaries()
 
     assert [m.to for m in mailoutbox][1:] == [["alice@example.com"]]
     assert "Acme Holdings is now Adversarial" in mailoutbox[1].body
@@ -472,27 +472,27 @@ def test_the_daily_summary_choice_holds_the_email_until_the_summary(
 def test_the_follow_up_reminder_can_be_an_immediate_email(
     dispute, advisor, mailoutbox, django_capture_on_commit_callbacks
 ):
-    notifications.preference_set(user=advisor, kind=Kind.FOLLOW_UP_DUE, delivery=Delivery.IMMEDIATE)
+    preferences.preference_set(user=advisor, kind=Kind.FOLLOW_UP_DUE, delivery=Delivery.IMMEDIATE)
     Disagreement.objects.filter(pk=dispute.pk).update(follow_up_on=TODAY())
 
     with django_capture_on_commit_callbacks(execute=True):
-        notifications.remind_follow_ups()
+        triggers.remind_follow_ups()
 
     assert sent(mailoutbox) == [("alice@example.com", f"Follow-up due: {dispute.title}")]
 
 
 def test_switching_to_in_candor_only_stops_the_emails_already_waiting(dispute, advisor, mailoutbox):
     Disagreement.objects.filter(pk=dispute.pk).update(follow_up_on=TODAY())
-    notifications.remind_follow_ups()
+    triggers.remind_follow_ups()
 
-    notifications.preference_set(user=advisor, kind=Kind.FOLLOW_UP_DUE, delivery=Delivery.IN_APP)
-    notifications.send_daily_summaries()
+    preferences.preference_set(user=advisor, kind=Kind.FOLLOW_UP_DUE, delivery=Delivery.IN_APP)
+    tasks.send_daily_summaries()
 
     assert mailoutbox == []
 
 
 def test_defaults_apply_without_a_choice(advisor):
-    assert notifications.preferences_for(advisor) == notifications.DEFAULT_DELIVERY
+    assert preferences.preferences_for(advisor) == preferences.DEFAULT_DELIVERY
 
 
 # --- E-mail ---------------------------------------------------------------------------
@@ -541,7 +541,7 @@ def test_a_failing_mail_backend_leaves_the_disagreement_saved_and_retries(
 
 
 def test_the_task_gives_up_after_the_last_attempt(scored, advisor, monkeypatch, caplog, settings):
-    [notification] = notifications.notify(
+    [notification] = triggers.notify(
         kind=Kind.BAND_WORSENED,
         event_key="test",
         recipients=[advisor],
@@ -596,7 +596,7 @@ def test_the_tasks_run_on_hueys_backend(settings):
 
 
 def test_someone_without_an_address_by_sending_time_is_not_marked_emailed(scored, advisor):
-    [notification] = notifications.notify(
+    [notification] = triggers.notify(
         kind=Kind.BAND_WORSENED, event_key="test", recipients=[advisor], title="Test", client=scored
     )
     advisor.email = ""

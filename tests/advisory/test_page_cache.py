@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Team, User
-from advisory import page_cache
 from advisory.models import Client, Disagreement
+from advisory.web import page_cache
 from tests.factories import ClientFactory, DisagreementFactory
 
 pytestmark = pytest.mark.django_db
@@ -277,7 +277,7 @@ def test_a_lost_counter_starts_past_every_generation_used():
 
 def test_the_generation_is_read_before_anything_reads_the_database(settings):
     order = settings.MIDDLEWARE
-    generation = order.index("advisory.page_cache.GenerationMiddleware")
+    generation = order.index("advisory.web.page_cache.GenerationMiddleware")
     assert generation < order.index("django.contrib.auth.middleware.AuthenticationMiddleware")
     assert generation < order.index("django.contrib.sessions.middleware.SessionMiddleware")
 

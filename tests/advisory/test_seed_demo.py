@@ -11,8 +11,8 @@ from django.db.models import F, Q
 
 from accounts.models import Team, User
 from accounts.roles import Role
-from advisory.demo import CLIENTS, SeedSummary, Trajectory, seed_people, seed_records
 from advisory.models import Client, Comment, Disagreement, Engagement
+from advisory.seeding.demo import CLIENTS, SeedSummary, Trajectory, seed_people, seed_records
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from accounts.models import Team, User
 from accounts.roles import Role
 from advisory.health.services import client_health
 from advisory.models import Client, Disagreement, Engagement, HealthSnapshot
-from advisory.scale import ADMIN, ADVISOR, MANAGER
+from advisory.seeding.scale import ADMIN, ADVISOR, MANAGER
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 
-from advisory.demo import seed_people
+from advisory.seeding.demo import seed_people
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

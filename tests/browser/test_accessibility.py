@@ -22,9 +22,9 @@ from django.test import override_settings
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import User
-from advisory.demo import LETGO_APPROVED, LETGO_PROPOSED, seed_people, seed_records
 from advisory.models import Band, Client, Disagreement, LetGoCase, NotificationKind
-from advisory.notifications import notify
+from advisory.notifications.triggers import notify
+from advisory.seeding.demo import LETGO_APPROVED, LETGO_PROPOSED, seed_people, seed_records
 from tests.browser.conftest import axe_violations, create_role_groups
 
 PASSWORD = "candor-demo-pass"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from advisory.demo import seed_records
 from advisory.models import Band, Client
+from advisory.seeding.demo import seed_records
 from tests.browser.conftest import axe_violations
 from tests.browser.test_login import log_in
 

@@ -48,11 +48,12 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from accounts import two_factor
 from accounts.models import ApiToken, User
 from accounts.roles import Role
-from advisory import import_jobs, imports
-from advisory.evidence import evidence_attach
+from advisory.evidence.files import evidence_attach
 from advisory.letgo import letgo_propose
 from advisory.models import Delivery, LetGoCase, Notification, NotificationKind
 from advisory.services import disagreement_mark_reviewed
+from advisory.transfer import imports
+from advisory.transfer import jobs as import_jobs
 from tests.factories import (
     ClientFactory,
     DisagreementFactory,

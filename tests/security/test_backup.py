@@ -19,9 +19,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import connection, models
 
-from advisory import chain
-from advisory.demo import seed_people, seed_records
+from advisory.history import chain
 from advisory.models import ChainLink
+from advisory.seeding.demo import seed_people, seed_records
 
 pytestmark = pytest.mark.django_db
 

@@ -44,8 +44,11 @@ from huey.contrib.djhuey import HUEY
 
 from accounts.models import ApiToken
 from accounts.password_reset import send_password_reset_email
-from advisory import chain, imports, letgo, notifications, services
+from advisory import letgo, services
+from advisory.history import chain
 from advisory.models import Client, Disagreement, LetGoCase, Notification
+from advisory.notifications import triggers
+from advisory.transfer import imports
 from config.middleware import API_MESSAGE, is_database_unavailable
 from tests.factories import DisagreementFactory
 
@@ -484,7 +487,7 @@ def test_a_let_go_proposal_that_fails_at_the_notifications_leaves_nothing(
 ):
     before = every_row_count()
     # The case, its evidence and the client's new status are written first.
-    monkeypatch.setattr(letgo.notifications, "letgo_proposed", fail_on_call(1, None))
+    monkeypatch.setattr(letgo.triggers, "letgo_proposed", fail_on_call(1, None))
 
     with pytest.raises(Halfway):
         letgo.letgo_propose(
@@ -540,10 +543,10 @@ def test_reminders_failing_on_the_second_disagreement_send_none(
     for title in ("First", "Second", "Third"):
         DisagreementFactory(engagement=acme_engagement, title=title, follow_up_on=today)
     before = every_row_count()
-    monkeypatch.setattr(notifications, "notify", fail_on_call(2, notifications.notify))
+    monkeypatch.setattr(triggers, "notify", fail_on_call(2, triggers.notify))
 
     with pytest.raises(Halfway):
-        notifications.remind_follow_ups(today=today)
+        triggers.remind_follow_ups(today=today)
 
     assert every_row_count() == before
     assert not Notification.objects.exists()

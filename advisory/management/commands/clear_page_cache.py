@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from advisory import page_cache
+from advisory.web import page_cache
 
 
 class Command(BaseCommand):

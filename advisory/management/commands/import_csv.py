@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.models import User
-from advisory import imports
+from advisory.transfer import imports
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from advisory import notifications
+from advisory.notifications import digest, tasks, triggers
 
 
 class Command(BaseCommand):
@@ -30,15 +30,15 @@ class Command(BaseCommand):
         if today and today > timezone.localdate():
             raise CommandError("--today cannot be in the future.")
         if job == "reminders":
-            follow_ups = notifications.remind_follow_ups(today=today)
-            missing = notifications.remind_missing_acknowledgments(today=today)
+            follow_ups = triggers.remind_follow_ups(today=today)
+            missing = triggers.remind_missing_acknowledgments(today=today)
             self.stdout.write(
                 f"Reminders created: {follow_ups} follow-up(s) due, "
                 f"{missing} acknowledgment(s) missing."
             )
         elif job == "summaries":
-            queued = notifications.send_daily_summaries()
+            queued = tasks.send_daily_summaries()
             self.stdout.write(f"Daily summaries queued: {queued}.")
         else:
-            digests = notifications.send_weekly_digests(today=today)
+            digests = digest.send_weekly_digests(today=today)
             self.stdout.write(f"Weekly digests created: {digests}.")

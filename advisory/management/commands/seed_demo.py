@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
-from advisory.demo import USERS, seed_people, seed_records
+from advisory.seeding.demo import USERS, seed_people, seed_records
 
 
 class Command(BaseCommand):

@@ -6,8 +6,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from advisory import page_cache
-from advisory.scale import (
+from advisory.seeding.scale import (
     ADMIN,
     ADVISOR,
     DEFAULT_PASSWORD,
@@ -16,6 +15,7 @@ from advisory.scale import (
     seed_rows_present,
     seed_scale,
 )
+from advisory.web import page_cache
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from advisory import chain
+from advisory.history import chain
 from advisory.models import ChainLink
 
 

@@ -1,5 +1,5 @@
 """The demo's cast and script: clients, engagements and the disagreements they
-have, written as data so `advisory.demo` can replay them deterministically."""
+have, written as data so `advisory.seeding.demo` can replay them deterministically."""
 
 from __future__ import annotations
 

@@ -26,7 +26,11 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from accounts.roles import Role
-from advisory.demo_content import (
+from advisory.health import rollups
+from advisory.health.services import health_refresh
+from advisory.letgo import letgo_decide, letgo_propose, letgo_update_offboarding
+from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
+from advisory.seeding.content import (
     CALM_NOTE,
     CLIENTS,
     CODE_NAMES,
@@ -55,10 +59,6 @@ from advisory.demo_content import (
     Trajectory,
     V,
 )
-from advisory.health import rollups
-from advisory.health.services import health_refresh
-from advisory.letgo import letgo_decide, letgo_propose, letgo_update_offboarding
-from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
 from advisory.services import client_save, engagement_save
 
 
@@ -125,7 +125,7 @@ def _heat(trajectory: Trajectory, phase: float) -> float:
 
 
 # --- The mix: how heated a relationship is and what that makes of a dispute --
-# Shared with advisory.scale (the large seeded firm of `seed_scale`). Each
+# Shared with advisory.seeding.scale (the large seeded firm of `seed_scale`). Each
 # function draws from `rng` in a fixed order, so a seed gives the same records.
 
 

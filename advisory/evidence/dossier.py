@@ -35,9 +35,6 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Team, User
-from advisory.exports import FORMULA_PREFIXES as FORMULA_PREFIXES  # re-exported: tests use it
-from advisory.exports import csv_cell as _cell
-from advisory.exports import json_default as _json_default
 from advisory.health import score as scoring
 from advisory.health import selectors
 from advisory.health.services import client_health
@@ -53,6 +50,11 @@ from advisory.models import (
     HealthSnapshot,
     LetGoCase,
 )
+from advisory.transfer.exports import (
+    FORMULA_PREFIXES as FORMULA_PREFIXES,  # re-exported: tests use it
+)
+from advisory.transfer.exports import csv_cell as _cell
+from advisory.transfer.exports import json_default as _json_default
 
 PRINT_CSS = "css/print.css"
 # Packs up to this size are built in memory; larger ones spill to a temporary file.

@@ -2,7 +2,7 @@
 
 Ten thousand clients, forty thousand engagements and a million disagreements
 over five years, with the demo's mix: the same trajectories, disputes, and the
-same rules for tone, severity, decisions and outcomes (`advisory.demo`), so the
+same rules for tone, severity, decisions and outcomes (`advisory.seeding.demo`), so the
 pages show what a real firm's would. Everything is planned in memory first and
 then written in bulk: COPY on PostgreSQL, `executemany` elsewhere.
 
@@ -37,18 +37,18 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from accounts.roles import Role
-from advisory.demo import (
-    decision_delay,
-    heat_at,
-    outcome_delay,
-    outcome_text,
-    pick_decision,
-    pick_severity,
-    pick_tone,
-    pick_verdict,
-    working_day,
+from advisory.health import rollups
+from advisory.health import score as scoring
+from advisory.health.score import Facts
+from advisory.models import (
+    Client,
+    ClientMonth,
+    ClientStats,
+    Disagreement,
+    Engagement,
+    HealthSnapshot,
 )
-from advisory.demo_content import (
+from advisory.seeding.content import (
     CLIENTS,
     CODE_NAMES,
     DESCRIPTIONS,
@@ -65,16 +65,16 @@ from advisory.demo_content import (
     Dispute,
     Trajectory,
 )
-from advisory.health import rollups
-from advisory.health import score as scoring
-from advisory.health.score import Facts
-from advisory.models import (
-    Client,
-    ClientMonth,
-    ClientStats,
-    Disagreement,
-    Engagement,
-    HealthSnapshot,
+from advisory.seeding.demo import (
+    decision_delay,
+    heat_at,
+    outcome_delay,
+    outcome_text,
+    pick_decision,
+    pick_severity,
+    pick_tone,
+    pick_verdict,
+    working_day,
 )
 
 PREFIX = "scale-"

@@ -59,7 +59,7 @@ from django.db.models.functions import Lower
 from accounts.models import Team, User
 from accounts.roles import Role
 from accounts.scoping import role_of
-from advisory import chain
+from advisory.history import chain
 from advisory.models import Client, Engagement
 from advisory.services import (
     EditConflict,

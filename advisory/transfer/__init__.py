@@ -1,0 +1,6 @@
+"""Moving records in and out in bulk.
+
+imports  CSV imports of clients and engagements: check, plan, apply
+jobs     a large confirmed import, run by the worker with progress
+exports  CSV exports of lists, with spreadsheet formulas neutralised
+"""
