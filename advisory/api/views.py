@@ -4,7 +4,7 @@
   outsider's id answers 404, as on the pages.
 - `action_permissions` names the permissions the matching page requires
   (advisory/api/permissions.py): a role too low answers 403.
-- Writes go through advisory.services with `by=request.user`; a PATCH or an
+- Writes go through advisory.records.services with `by=request.user`; a PATCH or an
   action carries the `version` it is based on, and a stale one answers 409
   with the record as it is now. A rule a service refuses answers 400.
 """
@@ -45,7 +45,7 @@ from advisory.filters import ClientFilter, DisagreementFilter, EngagementFilter
 from advisory.health import score as scoring
 from advisory.health.services import client_health
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
-from advisory.services import (
+from advisory.records.services import (
     EditConflict,
     client_save,
     comment_add,

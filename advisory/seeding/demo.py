@@ -30,6 +30,7 @@ from advisory.health import rollups
 from advisory.health.services import health_refresh
 from advisory.letgo import letgo_decide, letgo_propose, letgo_update_offboarding
 from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
+from advisory.records.services import client_save, engagement_save
 from advisory.seeding.content import (
     CALM_NOTE,
     CLIENTS,
@@ -59,7 +60,6 @@ from advisory.seeding.content import (
     Trajectory,
     V,
 )
-from advisory.services import client_save, engagement_save
 
 
 @dataclass(frozen=True)

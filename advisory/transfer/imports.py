@@ -61,7 +61,7 @@ from accounts.roles import Role
 from accounts.scoping import role_of
 from advisory.history import chain
 from advisory.models import Client, Engagement
-from advisory.services import (
+from advisory.records.services import (
     EditConflict,
     client_save,
     engagement_save,

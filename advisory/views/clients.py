@@ -12,7 +12,7 @@ from advisory.forms import BandOverrideForm, ClientForm
 from advisory.health import selectors
 from advisory.health.services import client_health
 from advisory.models import Client, Disagreement
-from advisory.services import client_save
+from advisory.records.services import client_save
 from advisory.transfer import exports
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
 from advisory.web.page_cache import cached_page

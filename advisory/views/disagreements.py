@@ -21,7 +21,7 @@ from advisory.forms import (
     OutcomeForm,
 )
 from advisory.models import Client, Disagreement, Engagement
-from advisory.services import (
+from advisory.records.services import (
     EditConflict,
     comment_add,
     disagreement_log,
@@ -30,9 +30,7 @@ from advisory.services import (
     disagreement_record_outcome,
     record_save,
 )
-from advisory.services import (
-    disagreement_amend as amend,
-)
+from advisory.records.services import disagreement_amend as amend
 from advisory.transfer import exports
 from advisory.views.common import (
     archive_toggle,

@@ -32,7 +32,7 @@ from advisory.models import (
     EvidenceFile,
     LetGoCase,
 )
-from advisory.services import (
+from advisory.records.services import (
     client_save,
     comment_add,
     disagreement_log,

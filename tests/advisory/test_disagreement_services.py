@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, models, transaction
 
 from accounts.roles import Role
 from advisory.models import Amendment, Client, Comment, Disagreement, Engagement
-from advisory.services import (
+from advisory.records.services import (
     EditConflict,
     comment_add,
     disagreement_amend,

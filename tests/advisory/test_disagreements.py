@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from advisory.models import Amendment, Client, Comment, Disagreement, EvidenceFile
-from advisory.services import (
+from advisory.records.services import (
     comment_add,
     disagreement_mark_reviewed,
     disagreement_record_decision,

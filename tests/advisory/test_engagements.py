@@ -14,7 +14,7 @@ from django.utils.html import escape
 from accounts.roles import Role
 from advisory.history.entries import FieldChange, history_entries
 from advisory.models import Client, Engagement
-from advisory.services import engagement_save
+from advisory.records.services import engagement_save
 from tests.factories import (
     ClientFactory,
     DisagreementFactory,

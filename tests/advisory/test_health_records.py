@@ -35,7 +35,7 @@ from advisory.models import (
     Engagement,
     HealthSnapshot,
 )
-from advisory.services import (
+from advisory.records.services import (
     EditConflict,
     disagreement_amend,
     disagreement_log,

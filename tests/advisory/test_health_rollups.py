@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from advisory.health import rollups, selectors
 from advisory.models import Client, ClientMonth, ClientStats, Disagreement
-from advisory.services import (
+from advisory.records.services import (
     disagreement_amend,
     disagreement_log,
     disagreement_mark_reviewed,

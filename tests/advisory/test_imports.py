@@ -22,7 +22,7 @@ from accounts.roles import Role
 from advisory.history import chain
 from advisory.history.entries import history_entries
 from advisory.models import Client, Engagement
-from advisory.services import client_save
+from advisory.records.services import client_save
 from advisory.transfer import imports
 from advisory.transfer import jobs as import_jobs
 from advisory.views import imports as views

@@ -30,7 +30,7 @@ from advisory.models import (
     LetGoCase,
     Notification,
 )
-from advisory.services import (
+from advisory.records.services import (
     EditConflict,
     comment_add,
     disagreement_log,

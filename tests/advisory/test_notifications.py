@@ -25,8 +25,8 @@ from advisory.models import (
     NotificationKind,
 )
 from advisory.notifications import digest, preferences, tasks, triggers
-from advisory.services import disagreement_log
 from advisory.notifications.tasks import send_notification_email
+from advisory.records.services import disagreement_log
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

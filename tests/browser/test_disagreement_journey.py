@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from advisory.models import Client, Disagreement, Engagement
-from advisory.services import client_save, engagement_save
+from advisory.records.services import client_save, engagement_save
 from tests.browser.conftest import axe_violations
 from tests.browser.test_login import log_in
 

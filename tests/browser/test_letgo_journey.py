@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from advisory.letgo import letgo_propose
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
-from advisory.services import client_save, disagreement_log, engagement_save
+from advisory.records.services import client_save, disagreement_log, engagement_save
 from tests.browser.conftest import axe_violations
 from tests.browser.test_login import log_in
 from tests.otp import code_for, enroll

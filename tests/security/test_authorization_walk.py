@@ -51,7 +51,7 @@ from accounts.roles import Role
 from advisory.evidence.files import evidence_attach
 from advisory.letgo import letgo_propose
 from advisory.models import Delivery, LetGoCase, Notification, NotificationKind
-from advisory.services import disagreement_mark_reviewed
+from advisory.records.services import disagreement_mark_reviewed
 from advisory.transfer import imports
 from advisory.transfer import jobs as import_jobs
 from tests.factories import (

@@ -44,10 +44,11 @@ from huey.contrib.djhuey import HUEY
 
 from accounts.models import ApiToken
 from accounts.password_reset import send_password_reset_email
-from advisory import letgo, services
+from advisory import letgo
 from advisory.history import chain
 from advisory.models import Client, Disagreement, LetGoCase, Notification
 from advisory.notifications import triggers
+from advisory.records import services
 from advisory.transfer import imports
 from config.middleware import API_MESSAGE, is_database_unavailable
 from tests.factories import DisagreementFactory

@@ -46,7 +46,7 @@ from advisory.models import (
     Engagement,
     LetGoCase,
 )
-from advisory.services import disagreement_mark_reviewed
+from advisory.records.services import disagreement_mark_reviewed
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory
 from tests.otp import SignedInClient as Browser
 from tests.security.fuzzing import BY_KIND, FUZZ, row_counts, unsafe_markup
