@@ -19,7 +19,7 @@ from accounts.models import User
 from accounts.permissions import can_view
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.notifications import triggers
-from advisory.records.services import EditConflict, record_save
+from advisory.records.versioning import EditConflict, record_save
 
 Status = LetGoCase.Status
 

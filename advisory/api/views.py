@@ -45,16 +45,16 @@ from advisory.filters import ClientFilter, DisagreementFilter, EngagementFilter
 from advisory.health import score as scoring
 from advisory.health.services import client_health
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
+from advisory.records.comments import comment_add
 from advisory.records.services import (
-    EditConflict,
     client_save,
-    comment_add,
     disagreement_log,
     disagreement_record_decision,
     disagreement_record_outcome,
+    disagreement_save,
     engagement_save,
-    record_save,
 )
+from advisory.records.versioning import EditConflict
 
 TOP_CONTRIBUTORS = 10
 
@@ -338,7 +338,7 @@ class DisagreementViewSet(ScopedViewSet):
         for field, value in changes.items():
             setattr(disagreement, field, value)
         return self.write(
-            lambda: record_save(
+            lambda: disagreement_save(
                 disagreement, by=request.user, reason=reason, expected_version=version
             )
         )

@@ -1,4 +1,5 @@
-"""Writes to the log. Every change goes through here so that it is versioned,
+"""Writes to clients, engagements and disagreements, each through the
+versioned save (advisory.records.versioning), so every change is versioned,
 validated and attributed (who, and the reason given) in the record's history."""
 
 from __future__ import annotations
@@ -6,138 +7,21 @@ from __future__ import annotations
 import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from advisory.health import rollups
-from advisory.health.services import client_lock, health_refresh
 from advisory.history import chain
 from advisory.models import (
     ENGAGEMENT_HISTORY,
     Amendment,
     Client,
-    Comment,
     Disagreement,
     Engagement,
-    LetGoCase,
 )
+from advisory.records.versioning import EditConflict, record_save
 
-type Versioned = Client | Engagement | Disagreement | LetGoCase
-LET_GO = Client.Status.LET_GO
 BULK_BATCH = 500  # rows per INSERT in bulk writes
-
-
-class EditConflict(Exception):
-    """Someone saved the record after the form was opened.
-
-    `current` is the record as it is now in the database; nothing was written.
-    """
-
-    def __init__(self, current: models.Model) -> None:
-        super().__init__(f"{current} was changed by someone else")
-        self.current = current
-
-
-def record_save(
-    instance: Versioned,
-    *,
-    by: User,
-    reason: str = "",
-    expected_version: int | None = None,
-    amending: bool = False,
-    prechecked: bool = False,
-) -> Versioned:
-    """Validate and save a new or changed record, keeping its history.
-
-    With `expected_version`, the save is refused with EditConflict when the
-    stored record has moved on (optimistic locking). Archived records and the
-    records of a client let go are read-only. A reviewed disagreement's locked
-    facts change only through `disagreement_amend` (`amending=True`).
-
-    `prechecked=True` is for bulk writers (the importer) that have checked, for
-    all their rows at once and inside this transaction, what costs a query per
-    row here: that related records exist, uniqueness, and that no client
-    concerned is let go. The field rules and `clean()` still run, and the
-    database's own constraints still refuse anything that slipped through.
-    Such a writer must run in a transaction and not go on after an error.
-    """
-    # A bulk writer rolls back as a whole on any error: no savepoint per row.
-    with transaction.atomic(savepoint=not prechecked):
-        months = []  # a disagreement's old and new month, recounted after the save
-        if instance.pk:
-            # NO KEY: rows referring to this one (evidence, comments) may still be
-            # added meanwhile, which also keeps a let-go proposal that holds the
-            # client and adds this row as evidence from deadlocking with an edit.
-            current = (
-                type(instance)._base_manager.select_for_update(no_key=True).get(pk=instance.pk)
-            )
-            if isinstance(instance, Disagreement):
-                months.append(current.occurred_on)
-            if expected_version is not None and current.version != expected_version:
-                raise EditConflict(current)
-            if getattr(current, "is_archived", False) and instance.is_archived:
-                raise ValidationError("This record is archived: restore it before changing it.")
-            if isinstance(instance, Client) and current.status == instance.status == LET_GO:
-                raise ValidationError(
-                    f"{current} has been let go: its records are read-only. "
-                    "An administrator can reinstate the client."
-                )
-            if isinstance(instance, Disagreement) and not amending:
-                _refuse_locked_changes(current, instance)
-            instance.version = current.version + 1
-        locked = None
-        if isinstance(instance, Disagreement):
-            # Always its engagement's client (as save() sets it), taken from
-            # the engagement when that has it loaded: nothing reads it again.
-            if instance.client_id != instance.engagement.client_id:
-                instance.client = instance.engagement.client
-            # Lock the client before writing: writes to its log then score and
-            # recount one after the other, each seeing the other's committed
-            # change; the let-go check reads the status committed last; and
-            # the locks come in the order the client's own saves take them
-            # (the client's, then the hash chain's), so the two can't deadlock.
-            locked = client_lock(instance.client_id)
-        if prechecked:
-            relations = [f.name for f in instance._meta.concrete_fields if f.is_relation]
-            instance.full_clean(exclude=relations, validate_constraints=False)
-        else:
-            if isinstance(instance, Engagement):
-                refuse_if_let_go(instance.client)
-            elif locked is not None and locked.status == LET_GO:
-                raise _let_go_error(instance.client)
-            # A disagreement's clean() states its date rules, the same as its
-            # CheckConstraints, which Django would check with a query each.
-            instance.full_clean(validate_constraints=not isinstance(instance, Disagreement))
-        instance._history_user = by
-        instance._change_reason = reason.strip() or None
-        instance.save()
-        if isinstance(instance, Disagreement):
-            health_refresh(instance.client, locked=locked)
-            # Under the client's lock too: a write to its log that committed
-            # first is counted with this one.
-            rollups.months_refresh(instance.client_id, [*months, instance.occurred_on])
-        return instance
-
-
-def _refuse_locked_changes(current: Disagreement, instance: Disagreement) -> None:
-    if not current.is_reviewed:
-        return
-    changed = [f for f in Disagreement.LOCKED_FACTS if getattr(current, f) != getattr(instance, f)]
-    if changed:
-        raise ValidationError(
-            dict.fromkeys(
-                changed, "Locked since the manager's review: record a correction as an amendment."
-            )
-        )
-
-
-def record_set_archived(
-    instance: Versioned, *, by: User, archived: bool, reason: str = "", expected_version: int
-) -> Versioned:
-    instance.is_archived = archived
-    default = "Archived" if archived else "Restored from the archive"
-    return record_save(instance, by=by, reason=reason or default, expected_version=expected_version)
 
 
 def client_save(
@@ -156,26 +40,6 @@ def client_save(
     return record_save(
         client, by=by, reason=reason, expected_version=expected_version, prechecked=prechecked
     )
-
-
-def refuse_if_let_go(client: Client) -> None:
-    # Asks the database, not the caller's copy of the client, which may
-    # predate the let-go.
-    if Client.objects.filter(pk=client.pk, status=Client.Status.LET_GO).exists():
-        raise _let_go_error(client)
-
-
-def _let_go_error(client: Client) -> ValidationError:
-    return ValidationError(
-        f"{client} has been let go: its records are read-only and nothing new can be added."
-    )
-
-
-def refuse_if_closed(disagreement: Disagreement) -> None:
-    """Nothing new is attached to an archived disagreement or a let-go client's."""
-    if disagreement.is_archived:
-        raise ValidationError("This disagreement is archived: restore it before adding to it.")
-    refuse_if_let_go(disagreement.client)
 
 
 def engagement_save(
@@ -267,6 +131,14 @@ def disagreement_log(disagreement: Disagreement, *, by: User) -> Disagreement:
     """Log a new disagreement (by the user logging it)."""
     disagreement.logged_by = by
     return record_save(disagreement, by=by, reason="Logged")
+
+
+def disagreement_save(
+    disagreement: Disagreement, *, by: User, reason: str = "", expected_version: int
+) -> Disagreement:
+    """Save an edit of a disagreement made from its form (facts, decision and
+    outcome fields alike); the facts a review locked are refused."""
+    return record_save(disagreement, by=by, reason=reason, expected_version=expected_version)
 
 
 def disagreement_record_decision(
@@ -367,17 +239,3 @@ def _display(disagreement: Disagreement, field: str) -> str:
     display = getattr(disagreement, f"get_{field}_display", None)
     value = display() if display else getattr(disagreement, field)
     return value.isoformat() if isinstance(value, datetime.date) else str(value)
-
-
-@transaction.atomic
-def comment_add(disagreement: Disagreement, *, by: User, body: str) -> Comment:
-    from accounts.permissions import can_comment
-
-    if not can_comment(by, disagreement):
-        raise PermissionDenied
-    refuse_if_closed(disagreement)
-    comment = Comment(disagreement=disagreement, author=by, body=body.strip())
-    comment.full_clean()
-    comment._history_user = by
-    comment.save()
-    return comment

@@ -61,12 +61,8 @@ from accounts.roles import Role
 from accounts.scoping import role_of
 from advisory.history import chain
 from advisory.models import Client, Engagement
-from advisory.records.services import (
-    EditConflict,
-    client_save,
-    engagement_save,
-    engagements_create_prechecked,
-)
+from advisory.records.services import client_save, engagement_save, engagements_create_prechecked
+from advisory.records.versioning import EditConflict
 
 CLIENTS = "clients"
 ENGAGEMENTS = "engagements"

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 
 from advisory.forms import ArchiveForm
 from advisory.history.entries import history_entries
-from advisory.records.services import EditConflict, record_set_archived
+from advisory.records.versioning import EditConflict, record_set_archived
 from advisory.transfer.exports import ListExport
 
 PAGE_SIZE = 25

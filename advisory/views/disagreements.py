@@ -21,16 +21,16 @@ from advisory.forms import (
     OutcomeForm,
 )
 from advisory.models import Client, Disagreement, Engagement
+from advisory.records.comments import comment_add
+from advisory.records.services import disagreement_amend as amend
 from advisory.records.services import (
-    EditConflict,
-    comment_add,
     disagreement_log,
     disagreement_mark_reviewed,
     disagreement_record_decision,
     disagreement_record_outcome,
-    record_save,
+    disagreement_save,
 )
-from advisory.records.services import disagreement_amend as amend
+from advisory.records.versioning import EditConflict
 from advisory.transfer import exports
 from advisory.views.common import (
     archive_toggle,
@@ -199,7 +199,7 @@ def disagreement_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return save_form(
         request,
         form,
-        lambda: record_save(
+        lambda: disagreement_save(
             form.save(commit=False),
             by=request.user,
             reason=form.cleaned_data.get("change_reason", ""),

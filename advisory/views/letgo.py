@@ -24,7 +24,7 @@ from advisory.letgo import (
     letgo_withdraw,
 )
 from advisory.models import Client, Disagreement, LetGoCase
-from advisory.records.services import EditConflict
+from advisory.records.versioning import EditConflict
 from advisory.transfer import exports
 from advisory.views.common import add_errors, paginate, refresh_version, wants_csv
 from advisory.web.ids import parse_id

@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken
 from accounts.roles import Role
 from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
-from advisory.records.services import disagreement_mark_reviewed, record_save
+from advisory.records.services import disagreement_mark_reviewed
+from advisory.records.versioning import record_save
 from tests.factories import (
     ClientFactory,
     DisagreementFactory,

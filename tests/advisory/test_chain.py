@@ -32,9 +32,9 @@ from advisory.models import (
     EvidenceFile,
     LetGoCase,
 )
+from advisory.records.comments import comment_add
 from advisory.records.services import (
     client_save,
-    comment_add,
     disagreement_log,
     disagreement_record_decision,
     engagement_save,

@@ -11,7 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 
 from advisory.models import Client
-from advisory.records.services import record_save
+from advisory.records.versioning import record_save
 from tests.factories import (
     ClientFactory,
     DisagreementFactory,

@@ -11,16 +11,15 @@ from django.db import IntegrityError, connection, models, transaction
 
 from accounts.roles import Role
 from advisory.models import Amendment, Client, Comment, Disagreement, Engagement
+from advisory.records.comments import comment_add
 from advisory.records.services import (
-    EditConflict,
-    comment_add,
     disagreement_amend,
     disagreement_log,
     disagreement_mark_reviewed,
     disagreement_record_decision,
     disagreement_record_outcome,
-    record_save,
 )
+from advisory.records.versioning import EditConflict, record_save
 from tests.factories import (
     ClientFactory,
     DisagreementFactory,

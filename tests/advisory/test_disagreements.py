@@ -16,12 +16,9 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from advisory.models import Amendment, Client, Comment, Disagreement, EvidenceFile
-from advisory.records.services import (
-    comment_add,
-    disagreement_mark_reviewed,
-    disagreement_record_decision,
-    record_save,
-)
+from advisory.records.comments import comment_add
+from advisory.records.services import disagreement_mark_reviewed, disagreement_record_decision
+from advisory.records.versioning import record_save
 from advisory.views import common
 from advisory.views import disagreements as disagreement_views
 from advisory.views.common import PAGE_SIZE

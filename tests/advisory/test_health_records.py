@@ -36,15 +36,13 @@ from advisory.models import (
     HealthSnapshot,
 )
 from advisory.records.services import (
-    EditConflict,
     disagreement_amend,
     disagreement_log,
     disagreement_mark_reviewed,
     disagreement_record_decision,
     disagreement_record_outcome,
-    record_save,
-    record_set_archived,
 )
+from advisory.records.versioning import EditConflict, record_save, record_set_archived
 from tests.concurrency import postgresql_only, wait_until_another_waits
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 

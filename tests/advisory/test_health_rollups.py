@@ -23,9 +23,8 @@ from advisory.records.services import (
     disagreement_mark_reviewed,
     disagreement_record_decision,
     disagreement_record_outcome,
-    record_save,
-    record_set_archived,
 )
+from advisory.records.versioning import record_save, record_set_archived
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from advisory.history.entries import FieldChange, HistoryEntry, history_entries
 from advisory.models import Client, Disagreement
-from advisory.records.services import client_save, engagement_save, record_save
+from advisory.records.services import client_save, engagement_save
+from advisory.records.versioning import record_save
 from tests.factories import ClientFactory, UserFactory
 
 

@@ -30,13 +30,9 @@ from advisory.models import (
     LetGoCase,
     Notification,
 )
-from advisory.records.services import (
-    EditConflict,
-    comment_add,
-    disagreement_log,
-    engagement_save,
-    record_save,
-)
+from advisory.records.comments import comment_add
+from advisory.records.services import disagreement_log, engagement_save
+from advisory.records.versioning import EditConflict, record_save
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -45,10 +45,11 @@ from huey.contrib.djhuey import HUEY
 from accounts.models import ApiToken
 from accounts.password_reset import send_password_reset_email
 from advisory import letgo
+from advisory.health.services import health_refresh
 from advisory.history import chain
 from advisory.models import Client, Disagreement, LetGoCase, Notification
 from advisory.notifications import triggers
-from advisory.records import services
+from advisory.records import services, versioning
 from advisory.transfer import imports
 from config.middleware import API_MESSAGE, is_database_unavailable
 from tests.factories import DisagreementFactory
@@ -457,13 +458,13 @@ def test_an_engagement_import_failing_after_its_bulk_inserts_stores_none_of_them
 def test_logging_a_disagreement_that_fails_after_the_health_update_leaves_nothing(
     acme, acme_engagement, advisor, manager, monkeypatch, mailoutbox
 ):
-    services.health_refresh(acme)
+    health_refresh(acme)
     acme.refresh_from_db()
     band, score = acme.health_band, acme.health_score
     before = every_row_count()
     # The disagreement, its history, the new (adversarial) health, the
     # snapshot and the notifications are written; the monthly counts fail.
-    monkeypatch.setattr(services.rollups, "months_refresh", fail_on_call(1, None))
+    monkeypatch.setattr(versioning.rollups, "months_refresh", fail_on_call(1, None))
     hostile = DisagreementFactory.build(
         engagement=acme_engagement,
         client=acme,
