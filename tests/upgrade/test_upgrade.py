@@ -1,0 +1,118 @@
+"""Upgrading keeps the old evidence verifiable.
+
+The previous release wrote a database (release_e381913.json.gz, made by
+make_fixture.py: the demo firm, with its history and hash chain, plus one of
+each kind of history the demo lacks). Here the test database is migrated back
+to that release's migrations, those rows are loaded as they were, the database
+is migrated forward to the current migrations as `manage.py migrate` would,
+and `verify_log` must find the chain intact with the same latest hash: every
+history entry, read back by the current code, still hashes to its link.
+
+What breaks it: a history model's label changing (a model renamed or moved
+to another app), a tracked field renamed or its values stored differently, a
+migration rewriting history rows; anything that changes an old entry's
+canonical form (advisory/history/chain.py).
+
+Only stable names are used here (Django's migration machinery, `call_command`,
+the app registry), not the product's modules, which move around.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.core.management.sql import emit_post_migrate_signal
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+
+from tests.upgrade import tables
+
+FIXTURE = Path(__file__).with_name("release_e381913.json.gz")
+
+
+@pytest.fixture(scope="module")
+def release() -> dict:
+    with gzip.open(FIXTURE, "rt", encoding="utf-8") as file:
+        return json.load(file)
+
+
+@pytest.fixture(scope="module")
+def _as_found(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """The test database's rows as this module found them, put back at its end.
+
+    The test replaces every row, and pytest-django then flushes the tables;
+    the tests after it expect what the migrations made (the role groups,
+    which a flush does not bring back). Restored after that flush.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    with django_db_blocker.unblock():
+        state = tables.state_apps(connection, MigrationLoader(connection).graph.leaf_nodes())
+        found = tables.dump(connection, state)
+    yield
+    with django_db_blocker.unblock():
+        tables.replace_all(connection, state, found)
+        ContentType.objects.clear_cache()
+
+
+@pytest.mark.usefixtures("_as_found")
+@pytest.mark.django_db(transaction=True)
+def test_a_database_of_the_previous_release_upgrades_and_verifies(release: dict) -> None:
+    connection = connections[DEFAULT_DB_ALIAS]
+    old_leaves = [(app, name) for app, name in release["leaves"]]
+
+    # Back to the release's schema; an app it did not have loses its tables.
+    executor = MigrationExecutor(connection)
+    old_apps = {app for app, _ in old_leaves}
+    newer = [(app, None) for app, _ in executor.loader.graph.leaf_nodes() if app not in old_apps]
+    executor.migrate(old_leaves + newer)
+
+    # The release's rows, through the models of its migration state.
+    loaded = tables.replace_all(
+        connection, tables.state_apps(connection, old_leaves), release["tables"]
+    )
+    assert loaded == sum(len(table["rows"]) for table in release["tables"].values())
+    ContentType.objects.clear_cache()
+
+    # Forward to the current schema, as `manage.py migrate` does.
+    executor = MigrationExecutor(connection)
+    leaves = executor.loader.graph.leaf_nodes()
+    plan = executor.migration_plan(leaves)
+    state = executor.migrate(leaves, plan=plan)
+    emit_post_migrate_signal(0, False, connection.alias, apps=state.apps, plan=plan)
+    assert not MigrationExecutor(connection).migration_plan(leaves)
+
+    out = StringIO()
+    call_command("verify_log", verbosity=2, stdout=out)
+    chain = release["chain"]
+    assert f"History chain intact: {chain['entries']} entries verified." in out.getvalue()
+    assert f"Latest hash: {chain['head']}" in out.getvalue()
+
+    # The check has teeth: one old entry changed by hand is found.
+    chain_link = apps.get_model("advisory", "ChainLink")
+    link = chain_link.objects.order_by("pk")[chain["entries"] // 2]
+    history = apps.get_model(link.history_model)
+    table, id_column = map(
+        connection.ops.quote_name, [history._meta.db_table, history._meta.pk.column]
+    )
+    broken = rf"History chain broken at link #{link.pk}\."
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET history_change_reason = %s WHERE {id_column} = %s",
+                ["Rewritten afterwards", link.history_id],
+            )
+            assert cursor.rowcount == 1
+        with pytest.raises(CommandError, match=broken) as error:
+            call_command("verify_log")
+        assert "no longer matches its hash" in str(error.value)
+        transaction.set_rollback(True)
