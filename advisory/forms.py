@@ -9,27 +9,17 @@ from crispy_forms.layout import Fieldset, Layout
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from accounts.models import Team, User
-from accounts.roles import Role
-from accounts.scoping import role_of
+from accounts.models import User
 from advisory.evidence.files import ACCEPT, MAX_EVIDENCE_BYTES, evidence_content_type, format_size
 from advisory.models import SHORT_TEXT, Band, Client, Disagreement, Engagement, LetGoCase
+from advisory.records import choices
 from advisory.web.ids import MAX_ID
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-def _with(queryset: QuerySet, pks: list[int | None]) -> QuerySet:
-    """`queryset` plus the rows with these primary keys (one query, no duplicates)."""
-    extra = [pk for pk in pks if pk is not None]
-    if not extra:
-        return queryset
-    model = queryset.model
-    return model.objects.filter(Q(pk__in=queryset.values("pk")) | Q(pk__in=extra))
 
 
 class ModelMultipleChoices(forms.ModelMultipleChoiceField):
@@ -121,34 +111,21 @@ class ClientForm(VersionedForm):
 
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
-        lead = self.instance.lead_advisor_id if self.instance.pk else None
-        if role_of(user) == Role.ADVISOR:
-            # An advisor leads the clients they create; handing a client over
-            # or moving it to another team is a manager's call (the advisor,
-            # or the team's manager, would lose sight of it).
-            self.fields["lead_advisor"].queryset = User.objects.filter(pk=lead or user.pk)
-            self.fields["team"].queryset = Team.objects.visible_to(user)
-            if self.instance.pk:
-                self.fields["lead_advisor"].disabled = True
-                self.fields["team"].disabled = True
-                self.fields["team"].queryset = Team.objects.filter(pk=self.instance.team_id)
-        else:
-            # The current lead and team stay choosable whoever edits.
-            advisors = User.objects.visible_to(user).filter(is_active=True)
-            self.fields["lead_advisor"].queryset = _with(advisors, [lead])
-            self.fields["team"].queryset = _with(
-                Team.objects.visible_to(user), [self.instance.team_id if self.instance.pk else None]
-            )
-        if not self.instance.pk:
+        existing = self.instance.pk is not None
+        lead = self.instance.lead_advisor_id if existing else None
+        team = self.instance.team_id if existing else None
+        self.fields["lead_advisor"].queryset = choices.lead_choices(user, current=lead)
+        self.fields["team"].queryset = choices.team_choices(user, current=team)
+        if existing and not choices.may_reassign(user):
+            self.fields["lead_advisor"].disabled = True
+            self.fields["team"].disabled = True
+        if not existing:
             self.fields["lead_advisor"].initial = user.pk
 
     def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
-        clash = Client.objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError(
-                "A client with this name already exists (names are compared ignoring case)."
-            )
+        name = choices.normalise_name(self.cleaned_data["name"])
+        if choices.name_taken(name, exclude=self.instance.pk):
+            raise forms.ValidationError(choices.NAME_TAKEN)
         return name
 
 
@@ -178,12 +155,12 @@ class EngagementForm(VersionedForm):
 
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)
-        clients = Client.objects.visible_to(user).active().exclude(status=Client.Status.LET_GO)
+        clients = choices.clients_open_for_work(user)
         if self.instance.pk:
             clients = Client.objects.filter(pk=self.instance.client_id)
             self.fields["client"].disabled = True
         self.fields["client"].queryset = clients
-        people = User.objects.visible_to(user).filter(is_active=True)
+        people = choices.colleagues(user)
         current = (
             [self.instance.lead_advisor_id, *self.instance.members.values_list("pk", flat=True)]
             if self.instance.pk
@@ -191,8 +168,8 @@ class EngagementForm(VersionedForm):
         )
         # The current lead and members stay choosable even if the editor
         # can't otherwise see them, so a save never drops anyone silently.
-        self.fields["lead_advisor"].queryset = _with(people, current)
-        self.fields["members"].queryset = _with(people, current)
+        self.fields["lead_advisor"].queryset = choices.with_current(people, current)
+        self.fields["members"].queryset = choices.with_current(people, current)
         if not self.instance.pk:
             self.fields["lead_advisor"].initial = user.pk
 
@@ -229,13 +206,7 @@ class DisagreementForm(VersionedForm):
             field.queryset = Engagement.objects.filter(pk=self.instance.engagement_id)
             field.disabled = True
         else:
-            engagements = (
-                Engagement.objects.visible_to(user)
-                .active()
-                .filter(client__is_archived=False)
-                .exclude(client__status=Client.Status.LET_GO)
-                .select_related("client")
-            )
+            engagements = choices.engagements_open_for_work(user).select_related("client")
             if client is not None:
                 engagements = engagements.filter(client=client)
             field.queryset = engagements

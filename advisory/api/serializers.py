@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
 from rest_framework import serializers
 
-from accounts.models import Team, User
-from accounts.roles import Role
-from accounts.scoping import role_of
+from accounts.models import User
 from advisory.models import (
     LONG_TEXT,
     Band,
@@ -26,6 +23,7 @@ from advisory.models import (
     Engagement,
     LetGoCase,
 )
+from advisory.records import choices
 
 # --- Building blocks -------------------------------------------------------------
 
@@ -86,19 +84,6 @@ def request_user(serializer: serializers.Serializer) -> User | AnonymousUser:
     return getattr(request, "user", None) or AnonymousUser()
 
 
-def with_pks(queryset: QuerySet, pks: list[int | None]) -> QuerySet:
-    """`queryset` plus the rows with these primary keys: a record's current
-    lead or members stay valid choices whoever edits it."""
-    extra = [pk for pk in pks if pk is not None]
-    if not extra:
-        return queryset
-    return queryset.model.objects.filter(Q(pk__in=queryset.values("pk")) | Q(pk__in=extra))
-
-
-def colleagues(user: User | AnonymousUser) -> QuerySet:
-    return User.objects.visible_to(user).filter(is_active=True)
-
-
 # --- Clients -----------------------------------------------------------------------
 
 
@@ -150,30 +135,19 @@ class ClientSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             return fields
         user = request_user(self)
         client = self.instance if isinstance(self.instance, Client) else None
-        lead = client.lead_advisor_id if client else None
-        if role_of(user) == Role.ADVISOR:
-            # As in ClientForm: handing a client over or moving it to another
-            # team is a manager's call.
-            fields["lead_advisor"].queryset = User.objects.filter(pk=lead or user.pk)
-            fields["team"].queryset = (
-                Team.objects.filter(pk=client.team_id) if client else Team.objects.visible_to(user)
-            )
-        else:
-            fields["lead_advisor"].queryset = with_pks(colleagues(user), [lead])
-            fields["team"].queryset = with_pks(
-                Team.objects.visible_to(user), [client.team_id if client else None]
-            )
+        fields["lead_advisor"].queryset = choices.lead_choices(
+            user, current=client.lead_advisor_id if client else None
+        )
+        fields["team"].queryset = choices.team_choices(
+            user, current=client.team_id if client else None
+        )
         return fields
 
     def validate_name(self, value: str) -> str:
-        name = " ".join(value.split())
-        clash = Client.objects.filter(name__iexact=name)
-        if isinstance(self.instance, Client):
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError(
-                "A client with this name already exists (names are compared ignoring case)."
-            )
+        name = choices.normalise_name(value)
+        client = self.instance if isinstance(self.instance, Client) else None
+        if choices.name_taken(name, exclude=client.pk if client else None):
+            raise serializers.ValidationError(choices.NAME_TAKEN)
         return name
 
 
@@ -225,12 +199,12 @@ class EngagementSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             fields["client"].queryset = Client.objects.filter(pk=engagement.client_id)
             current = [engagement.lead_advisor_id, *(m.pk for m in engagement.members.all())]
         else:
-            fields["client"].queryset = (
-                Client.objects.visible_to(user).active().exclude(status=Client.Status.LET_GO)
-            )
+            fields["client"].queryset = choices.clients_open_for_work(user)
             current = []
-        fields["lead_advisor"].queryset = with_pks(colleagues(user), current)
-        fields["members"].child_relation.queryset = with_pks(colleagues(user), current)
+        fields["lead_advisor"].queryset = choices.with_current(choices.colleagues(user), current)
+        fields["members"].child_relation.queryset = choices.with_current(
+            choices.colleagues(user), current
+        )
         return fields
 
 
@@ -306,12 +280,7 @@ class DisagreementSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         if disagreement:
             fields["engagement"].queryset = Engagement.objects.filter(pk=disagreement.engagement_id)
         else:
-            fields["engagement"].queryset = (
-                Engagement.objects.visible_to(request_user(self))
-                .active()
-                .filter(client__is_archived=False)
-                .exclude(client__status=Client.Status.LET_GO)
-            )
+            fields["engagement"].queryset = choices.engagements_open_for_work(request_user(self))
         return fields
 
 

@@ -55,6 +55,11 @@ class ClientQuerySet(models.QuerySet):
     def active(self) -> ClientQuerySet:
         return self.filter(is_archived=False)
 
+    def open_for_work(self) -> ClientQuerySet:
+        """Clients that can take new engagements and disagreements: not
+        archived, not let go."""
+        return self.active().exclude(status=Client.Status.LET_GO)
+
     def personal_to(self, user: User) -> ClientQuerySet:
         """The clients a user works on personally, whatever their role."""
         return self.filter(personally(self.model, user, self.PEOPLE))
@@ -147,6 +152,15 @@ class EngagementQuerySet(models.QuerySet):
     def active(self) -> EngagementQuerySet:
         return self.filter(is_archived=False)
 
+    def open_for_work(self) -> EngagementQuerySet:
+        """Engagements a disagreement can be logged on: not archived, and their
+        client neither archived nor let go."""
+        return (
+            self.active()
+            .filter(client__is_archived=False)
+            .exclude(client__status=Client.Status.LET_GO)
+        )
+
 
 # Kept at module level so the service can write one history entry for a save
 # that changes both fields and members (simple-history alone writes one per
@@ -235,6 +249,15 @@ class DisagreementQuerySet(models.QuerySet):
 
     def active(self) -> DisagreementQuerySet:
         return self.filter(is_archived=False)
+
+    def open_for_work(self) -> DisagreementQuerySet:
+        """Disagreements someone can still act on: not archived, and their
+        client neither archived nor let go."""
+        return (
+            self.active()
+            .filter(client__is_archived=False)
+            .exclude(client__status=Client.Status.LET_GO)
+        )
 
     def awaiting_decision(self) -> DisagreementQuerySet:
         return self.filter(decision=Disagreement.Decision.PENDING)

@@ -169,9 +169,7 @@ def letgo_decided(case: LetGoCase) -> None:
 
 def _reminder_candidates() -> DisagreementQuerySet:
     return (
-        Disagreement.objects.active()
-        .exclude(client__status=Client.Status.LET_GO)
-        .filter(client__is_archived=False)
+        Disagreement.objects.open_for_work()
         .select_related("client", "engagement__lead_advisor", "logged_by")
         .order_by("pk")
     )

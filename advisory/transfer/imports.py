@@ -61,6 +61,7 @@ from accounts.roles import Role
 from accounts.scoping import role_of
 from advisory.history import chain
 from advisory.models import Client, Engagement
+from advisory.records import choices
 from advisory.records.services import client_save, engagement_save, engagements_create_prechecked
 from advisory.records.versioning import EditConflict
 
@@ -436,8 +437,8 @@ class Context:
     managed_teams: dict[str, Team]  # lower(name) -> a team the importer may import into
     managed_team_ids: set[int]
     teams_of: dict[int, list[Team]]  # user id -> their managed teams, by name
-    clients: dict[str, Client]  # name_key(name) -> a client the importer can see
-    outside: set[str]  # name_key(name) of the clients the importer can't see
+    clients: dict[str, Client]  # choices.name_key(name) -> a client the importer can see
+    outside: set[str]  # choices.name_key(name) of the clients the importer can't see
     engagements: dict[tuple[int, str], Engagement] = field(default_factory=dict)
     members_of: dict[int, list[User]] = field(default_factory=dict)
     seen: dict[Any, int] = field(default_factory=dict)  # row key -> first line
@@ -456,18 +457,18 @@ def _context(user: User, kind: str) -> Context:
         teams.sort(key=lambda team: team.name.lower())
     visible_clients = Client.objects.visible_to(user)
     clients = {
-        name_key(client.name): client
+        choices.name_key(client.name): client
         for client in visible_clients.select_related("lead_advisor", "team")
     }
     outside = {
-        name_key(name)
+        choices.name_key(name)
         for name in Client.objects.exclude(pk__in=visible_clients.values("pk")).values_list(
             "name", flat=True
         )
     }
     context = Context(
         user=user,
-        people=People(User.objects.visible_to(user).filter(is_active=True)),
+        people=People(choices.colleagues(user)),
         managed_teams={team.name.lower(): team for team in managed},
         managed_team_ids=managed_ids,
         teams_of=teams_of,
@@ -484,11 +485,6 @@ def _context(user: User, kind: str) -> Context:
         for row in through.select_related("user"):
             context.members_of.setdefault(row.engagement_id, []).append(row.user)
     return context
-
-
-def name_key(name: str) -> str:
-    """Client names match ignoring case and repeated spaces, as the client form does."""
-    return " ".join(name.split()).lower()
 
 
 def plan_import(table: Table, *, user: User, progress: Progress | None = None) -> Plan:
@@ -577,10 +573,10 @@ _INVALID = object()
 
 
 def _plan_client(context: Context, line: int, values: dict[str, str]) -> tuple[RowPlan, list]:
-    name = " ".join(values.get("name", "").split())
+    name = choices.normalise_name(values.get("name", ""))
     if not name:
         return RowPlan(line, PROBLEM, ""), [Problem(line, "name", REQUIRED)]
-    key = name.lower()
+    key = choices.name_key(name)
     if key in context.seen:
         return RowPlan(line, PROBLEM, name), [
             Problem(
@@ -686,7 +682,7 @@ def _finish(row: RowChecker, label: str, *, version: int | None, members=None) -
 
 
 def _plan_engagement(context: Context, line: int, values: dict[str, str]) -> tuple[RowPlan, list]:
-    client_name = " ".join(values.get("client", "").split())
+    client_name = choices.normalise_name(values.get("client", ""))
     title = values.get("title", "")
     label = f"{client_name} · {title}"
     problems = []
@@ -696,7 +692,7 @@ def _plan_engagement(context: Context, line: int, values: dict[str, str]) -> tup
         problems.append(Problem(line, "title", REQUIRED))
     if problems:
         return RowPlan(line, PROBLEM, label), problems
-    client = context.clients.get(name_key(client_name))
+    client = context.clients.get(choices.name_key(client_name))
     if client is None:
         # The same answer whether it exists outside the importer's teams or not at all.
         message = f"No client called “{client_name}” in your teams."
@@ -814,7 +810,7 @@ def _recheck(plan: Plan) -> None:
     """The per-row checks that `prechecked` skips, for every row at once."""
     rows = [row for row in plan.rows if row.action in (CREATE, UPDATE)]
     if plan.kind == CLIENTS:
-        new = {name_key(row.record.name): row for row in rows if row.record.pk is None}
+        new = {choices.name_key(row.record.name): row for row in rows if row.record.pk is None}
         for keys in itertools.batched(new, IN_BATCH):
             taken = (
                 Client.objects.annotate(key=Lower("name"))
@@ -904,9 +900,7 @@ def template_rows(kind: str, *, user: User) -> list[list[str]]:
         ]
     else:
         client = (
-            Client.objects.visible_to(user)
-            .active()
-            .exclude(status=Client.Status.LET_GO)
+            choices.clients_open_for_work(user)
             .filter(team__in=Team.objects.managed_by(user))
             .order_by("name")
             .first()

@@ -21,6 +21,7 @@ from advisory.forms import (
     OutcomeForm,
 )
 from advisory.models import Client, Disagreement, Engagement
+from advisory.records import choices
 from advisory.records.comments import comment_add
 from advisory.records.services import disagreement_amend as amend
 from advisory.records.services import (
@@ -140,11 +141,7 @@ def _engagements_shown(engagements: ModelChoiceField, posted: int | None) -> Mod
 def _choose_client(request: HttpRequest) -> HttpResponse:
     """Too many engagements for one select: pick the client first (by search)."""
     clients = (
-        Client.objects.visible_to(request.user)
-        .filter(is_archived=False)
-        .exclude(status=Client.Status.LET_GO)
-        .select_related("team")
-        .order_by("name", "pk")
+        choices.clients_open_for_work(request.user).select_related("team").order_by("name", "pk")
     )
     query = request.GET.get("q", "").strip()
     if query:
