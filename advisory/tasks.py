@@ -8,11 +8,12 @@ and is safe to run twice. The e-mail tasks are advisory.notifications.tasks.
 
 from __future__ import annotations
 
-import logging
-
-from django.core.management import call_command
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
+
+from advisory.health import services as health_services
+from advisory.notifications import digest, triggers
+from advisory.notifications import tasks as notification_tasks
 
 # Until the next release: e-mails queued before the upgrade name their task by
 # its old path ("advisory.tasks.send_notification_email") and the worker
@@ -20,28 +21,26 @@ from huey.contrib.djhuey import db_periodic_task
 from advisory.notifications.tasks import send_notification_email as send_notification_email
 from advisory.notifications.tasks import send_summary_email as send_summary_email
 
-logger = logging.getLogger(__name__)
-
-
 # --- Periodic jobs (the worker's schedule) --------------------------------------------
 
 
 @db_periodic_task(crontab(hour="2", minute="15"))
 def nightly_health_recompute() -> None:
     """Scores decay with time even without edits; worsened bands notify."""
-    call_command("recompute_health")
+    health_services.recompute_all()
 
 
 @db_periodic_task(crontab(hour="6", minute="30"))
 def daily_reminders() -> None:
-    call_command("notify", "reminders")
+    triggers.remind_follow_ups()
+    triggers.remind_missing_acknowledgments()
 
 
 @db_periodic_task(crontab(hour="7", minute="0"))
 def daily_summaries() -> None:
-    call_command("notify", "summaries")
+    notification_tasks.send_daily_summaries()
 
 
 @db_periodic_task(crontab(day_of_week="1", hour="7", minute="30"))
 def weekly_digest() -> None:
-    call_command("notify", "digest")
+    digest.send_weekly_digests()

@@ -89,17 +89,17 @@ urlpatterns = [
     path("imports/jobs/<str:job_id>/", imports.import_job, name="import-job"),
     path("imports/template/<slug:kind>.csv", imports.import_template, name="import-template"),
     # Tamper evidence (admins)
-    path("admin-tools/verify-log/", chain.verify_log_view, name="verify-log"),
+    path("admin-tools/verify-log/", chain.verify_log, name="verify-log"),
     # Letting a client go
     path("let-go/", letgo.letgo_list, name="letgo-list"),
     path("let-go/<int:pk>/", letgo.letgo_detail, name="letgo-detail"),
-    path("let-go/<int:pk>/decide/", letgo.letgo_decide_view, name="letgo-decide"),
-    path("let-go/<int:pk>/withdraw/", letgo.letgo_withdraw_view, name="letgo-withdraw"),
-    path("let-go/<int:pk>/offboarding/", letgo.letgo_offboarding_view, name="letgo-offboarding"),
-    path("let-go/<int:pk>/complete/", letgo.letgo_complete_view, name="letgo-complete"),
+    path("let-go/<int:pk>/decide/", letgo.letgo_decide, name="letgo-decide"),
+    path("let-go/<int:pk>/withdraw/", letgo.letgo_withdraw, name="letgo-withdraw"),
+    path("let-go/<int:pk>/offboarding/", letgo.letgo_offboarding, name="letgo-offboarding"),
+    path("let-go/<int:pk>/complete/", letgo.letgo_complete, name="letgo-complete"),
     path("let-go/<int:pk>/letter/", letgo.letgo_letter, name="letgo-letter"),
-    path("clients/<int:pk>/let-go/", letgo.letgo_propose_view, name="letgo-propose"),
-    path("clients/<int:pk>/reinstate/", letgo.client_reinstate_view, name="client-reinstate"),
+    path("clients/<int:pk>/let-go/", letgo.letgo_propose, name="letgo-propose"),
+    path("clients/<int:pk>/reinstate/", letgo.client_reinstate, name="client-reinstate"),
     # Notifications
     path("notifications/", notifications.notification_list, name="notification-list"),
     path(

@@ -5,11 +5,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from advisory.api.docs import ApiDocsView
-from advisory.views import home
+from config import probes
 
 urlpatterns = [
-    path("healthz", home.healthz, name="healthz"),
-    path("healthz/ready", home.healthz_ready, name="healthz-ready"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("healthz/ready", probes.healthz_ready, name="healthz-ready"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -43,17 +43,9 @@ from advisory.api.serializers import (
 )
 from advisory.filters import ClientFilter, DisagreementFilter, EngagementFilter
 from advisory.health import score as scoring
-from advisory.health.services import client_health
+from advisory.health import services as health_services
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
-from advisory.records.comments import comment_add
-from advisory.records.services import (
-    client_save,
-    disagreement_log,
-    disagreement_record_decision,
-    disagreement_record_outcome,
-    disagreement_save,
-    engagement_save,
-)
+from advisory.records import comments, services
 from advisory.records.versioning import EditConflict
 
 TOP_CONTRIBUTORS = 10
@@ -168,7 +160,7 @@ class ClientViewSet(ScopedViewSet):
 
     def create(self, request: Request) -> Response:
         client = Client(**{"lead_advisor": request.user, **self.validated(ClientSerializer)})
-        return self.write(lambda: client_save(client, by=request.user), created=True)
+        return self.write(lambda: services.client_save(client, by=request.user), created=True)
 
     def partial_update(self, request: Request, pk: int) -> Response:
         client = self.get_object()
@@ -176,7 +168,9 @@ class ClientViewSet(ScopedViewSet):
         for field, value in changes.items():
             setattr(client, field, value)
         return self.write(
-            lambda: client_save(client, by=request.user, reason=reason, expected_version=version)
+            lambda: services.client_save(
+                client, by=request.user, reason=reason, expected_version=version
+            )
         )
 
     @extend_schema(
@@ -188,7 +182,7 @@ class ClientViewSet(ScopedViewSet):
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def health(self, request: Request, pk: int) -> Response:
         client = self.get_object()
-        now, then = client_health(client)
+        now, then = health_services.client_health(client)
         data = {
             "client": client.pk,
             "as_of": now.as_of,
@@ -254,7 +248,8 @@ class EngagementViewSet(ScopedViewSet):
         members = data.pop("members", [])
         engagement = Engagement(**{"lead_advisor": request.user, **data})
         return self.write(
-            lambda: engagement_save(engagement, by=request.user, members=members), created=True
+            lambda: services.engagement_save(engagement, by=request.user, members=members),
+            created=True,
         )
 
     def partial_update(self, request: Request, pk: int) -> Response:
@@ -264,7 +259,7 @@ class EngagementViewSet(ScopedViewSet):
         for field, value in changes.items():
             setattr(engagement, field, value)
         return self.write(
-            lambda: engagement_save(
+            lambda: services.engagement_save(
                 engagement,
                 by=request.user,
                 members=members,
@@ -328,7 +323,9 @@ class DisagreementViewSet(ScopedViewSet):
 
     def create(self, request: Request) -> Response:
         disagreement = Disagreement(**self.validated(DisagreementSerializer))
-        return self.write(lambda: disagreement_log(disagreement, by=request.user), created=True)
+        return self.write(
+            lambda: services.disagreement_log(disagreement, by=request.user), created=True
+        )
 
     def partial_update(self, request: Request, pk: int) -> Response:
         disagreement = self.get_object()
@@ -338,7 +335,7 @@ class DisagreementViewSet(ScopedViewSet):
         for field, value in changes.items():
             setattr(disagreement, field, value)
         return self.write(
-            lambda: disagreement_save(
+            lambda: services.disagreement_save(
                 disagreement, by=request.user, reason=reason, expected_version=version
             )
         )
@@ -366,7 +363,7 @@ class DisagreementViewSet(ScopedViewSet):
         disagreement.acknowledgment_method = data.get("acknowledgment_method", "")
         disagreement.client_words = data.get("client_words", "")
         return self.write(
-            lambda: disagreement_record_decision(
+            lambda: services.disagreement_record_decision(
                 disagreement, by=request.user, expected_version=data["version"]
             )
         )
@@ -389,7 +386,7 @@ class DisagreementViewSet(ScopedViewSet):
         disagreement.outcome = data.get("outcome", "")
         disagreement.outcome_recorded_on = data.get("outcome_recorded_on")
         return self.write(
-            lambda: disagreement_record_outcome(
+            lambda: services.disagreement_record_outcome(
                 disagreement, by=request.user, expected_version=data["version"]
             )
         )
@@ -426,7 +423,7 @@ class DisagreementViewSet(ScopedViewSet):
             )
         data = self.validated(CommentSerializer)
         try:
-            comment = comment_add(disagreement, by=request.user, body=data["body"])
+            comment = comments.comment_add(disagreement, by=request.user, body=data["body"])
         except DjangoValidationError as exc:
             raise as_api_error(exc) from None
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)

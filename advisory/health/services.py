@@ -5,12 +5,13 @@ band overrides."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -241,3 +242,31 @@ def band_override_end(override: BandOverride, *, by: User) -> BandOverride:
     override._history_user = by
     override.save(update_fields=["ended_at", "ended_by"])
     return override
+
+
+@transaction.atomic
+def band_override_clear(client: Client, *, by: User) -> int:
+    """End every override in force for the client; returns how many ended."""
+    overrides = list(client.band_overrides.in_force())
+    for override in overrides:
+        band_override_end(override, by=by)
+    return len(overrides)
+
+
+def recompute_all(
+    *,
+    as_of: datetime.date | None = None,
+    clients: QuerySet[Client] | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> tuple[int, int]:
+    """Recompute every client's health (or `clients`'): scores decay with time
+    even without edits, so the nightly job and `recompute_health` call this.
+    Safe to run twice. Returns (clients recomputed, clients changed)."""
+    clients = (clients if clients is not None else Client.objects.all()).order_by("pk")
+    total = changed = 0
+    for client in clients.iterator(chunk_size=500):
+        changed += health_refresh(client, as_of=as_of)
+        total += 1
+        if progress is not None:
+            progress(1)
+    return total, changed

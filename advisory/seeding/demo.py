@@ -28,7 +28,7 @@ from accounts.models import Team, User
 from accounts.roles import Role
 from advisory.health import rollups
 from advisory.health.services import health_refresh
-from advisory.letgo import letgo_decide, letgo_propose, letgo_update_offboarding
+from advisory.letgo.services import letgo_decide, letgo_propose, letgo_update_offboarding
 from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
 from advisory.records.services import client_save, engagement_save
 from advisory.seeding.content import (

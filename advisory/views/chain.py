@@ -10,7 +10,7 @@ from advisory.history import chain
 
 
 @permission_required("advisory.view_chainlink")
-def verify_log_view(request: HttpRequest) -> HttpResponse:
+def verify_log(request: HttpRequest) -> HttpResponse:
     """Walk the whole chain now: every entry against its hash, every link against the last."""
     result = chain.verify()
     return render(request, "advisory/verify_log.html", {"result": result})

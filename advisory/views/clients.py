@@ -10,9 +10,9 @@ from accounts.permissions import get_visible_or_404, permission_required
 from advisory.filters import ClientFilter
 from advisory.forms import BandOverrideForm, ClientForm
 from advisory.health import selectors
-from advisory.health.services import client_health
+from advisory.health import services as health_services
 from advisory.models import Client, Disagreement
-from advisory.records.services import client_save
+from advisory.records import services
 from advisory.transfer import exports
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
 from advisory.web.page_cache import cached_page
@@ -41,7 +41,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
     return save_form(
         request,
         form,
-        lambda: client_save(form.save(commit=False), by=request.user),
+        lambda: services.client_save(form.save(commit=False), by=request.user),
         template="advisory/record_form.html",
         context={"title": "New client", "cancel_url": reverse("client-list")},
         success="Client created.",
@@ -58,7 +58,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_archived", "-start_date", "title"
     )
     disagreements = client.disagreements.active().select_related("engagement", "logged_by")
-    now, _then = client_health(client)
+    now, _then = health_services.client_health(client)
     history = selectors.band_history(Client.objects.filter(pk=client.pk))
     context = {
         "client": client,
@@ -88,7 +88,7 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return save_form(
         request,
         form,
-        lambda: client_save(
+        lambda: services.client_save(
             form.save(commit=False),
             by=request.user,
             reason=form.cleaned_data.get("change_reason", ""),

@@ -16,7 +16,8 @@ from django.shortcuts import redirect, render
 
 from advisory.forms import ArchiveForm
 from advisory.history.entries import history_entries
-from advisory.records.versioning import EditConflict, record_set_archived
+from advisory.records import versioning
+from advisory.records.versioning import EditConflict
 from advisory.transfer.exports import ListExport
 
 PAGE_SIZE = 25
@@ -186,7 +187,7 @@ def archive_toggle(request: HttpRequest, obj: models.Model) -> HttpResponse:
         return redirect(obj)
     archived = form.cleaned_data["archive"]
     try:
-        record_set_archived(
+        versioning.record_set_archived(
             obj,
             by=request.user,
             archived=archived,

@@ -21,16 +21,7 @@ from advisory.forms import (
     OutcomeForm,
 )
 from advisory.models import Client, Disagreement, Engagement
-from advisory.records import choices
-from advisory.records.comments import comment_add
-from advisory.records.services import disagreement_amend as amend
-from advisory.records.services import (
-    disagreement_log,
-    disagreement_mark_reviewed,
-    disagreement_record_decision,
-    disagreement_record_outcome,
-    disagreement_save,
-)
+from advisory.records import choices, comments, services
 from advisory.records.versioning import EditConflict
 from advisory.transfer import exports
 from advisory.views.common import (
@@ -110,7 +101,7 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
     return save_form(
         request,
         form,
-        lambda: disagreement_log(form.save(commit=False), by=request.user),
+        lambda: services.disagreement_log(form.save(commit=False), by=request.user),
         template="advisory/disagreement_form.html",
         context={
             "title": "Log disagreement",
@@ -196,7 +187,7 @@ def disagreement_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return save_form(
         request,
         form,
-        lambda: disagreement_save(
+        lambda: services.disagreement_save(
             form.save(commit=False),
             by=request.user,
             reason=form.cleaned_data.get("change_reason", ""),
@@ -220,7 +211,7 @@ def disagreement_decision(request: HttpRequest, pk: int) -> HttpResponse:
     return save_form(
         request,
         form,
-        lambda: disagreement_record_decision(
+        lambda: services.disagreement_record_decision(
             form.save(commit=False),
             by=request.user,
             expected_version=form.cleaned_data["version"],
@@ -242,7 +233,7 @@ def disagreement_outcome(request: HttpRequest, pk: int) -> HttpResponse:
     return save_form(
         request,
         form,
-        lambda: disagreement_record_outcome(
+        lambda: services.disagreement_record_outcome(
             form.save(commit=False),
             by=request.user,
             expected_version=form.cleaned_data["version"],
@@ -263,7 +254,7 @@ def disagreement_review(request: HttpRequest, pk: int) -> HttpResponse:
     disagreement = _get(request, pk)
     version = parse_id(request.POST.get("version", ""))
     try:
-        disagreement_mark_reviewed(
+        services.disagreement_mark_reviewed(
             disagreement, by=request.user, expected_version=-1 if version is None else version
         )
     except EditConflict:
@@ -288,7 +279,7 @@ def disagreement_amend(request: HttpRequest, pk: int) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                amend(
+                services.disagreement_amend(
                     disagreement,
                     by=request.user,
                     field=form.cleaned_data["field"],
@@ -336,7 +327,7 @@ def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = CommentForm(request.POST)
     if form.is_valid():
-        comment_add(disagreement, by=request.user, body=form.cleaned_data["body"])
+        comments.comment_add(disagreement, by=request.user, body=form.cleaned_data["body"])
         messages.success(request, "Comment added.")
         return redirect(f"{disagreement.get_absolute_url()}#comments")
     context = _detail_context(request, disagreement, comment_form=form)

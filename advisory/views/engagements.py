@@ -10,7 +10,7 @@ from accounts.permissions import get_visible_or_404, permission_required
 from advisory.filters import EngagementFilter
 from advisory.forms import EngagementForm
 from advisory.models import Client, Engagement
-from advisory.records.services import engagement_save
+from advisory.records import services
 from advisory.transfer import exports
 from advisory.views.common import archive_toggle, history_page, list_page, save_form
 from advisory.web.ids import parse_id
@@ -20,7 +20,7 @@ TIMELINE_LENGTH = 50
 
 
 def _save(request: HttpRequest, form: EngagementForm) -> Engagement:
-    return engagement_save(
+    return services.engagement_save(
         form.save(commit=False),
         by=request.user,
         members=list(form.cleaned_data["members"]),

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.permissions import get_visible_or_404
-from advisory.evidence.files import evidence_attach
+from advisory.evidence import files
 from advisory.forms import EvidenceForm
 from advisory.models import Disagreement, EvidenceFile
 
@@ -25,7 +25,7 @@ def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     form = EvidenceForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            evidence = evidence_attach(
+            evidence = files.evidence_attach(
                 disagreement,
                 by=request.user,
                 upload=form.cleaned_data["file"],

@@ -15,8 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import get_visible_or_404, permission_required
 from advisory.filters import HealthFilter
 from advisory.forms import BandOverrideForm
-from advisory.health import selectors
-from advisory.health.services import band_override_end, band_override_set
+from advisory.health import selectors, services
 from advisory.models import Band, Client, Disagreement
 from advisory.transfer import exports
 from advisory.views.common import paginate, wants_csv
@@ -123,7 +122,7 @@ def band_override(request: HttpRequest, pk: int) -> HttpResponse:
     form = BandOverrideForm(request.POST)
     if form.is_valid():
         try:
-            band_override_set(client, by=request.user, **form.cleaned_data)
+            services.band_override_set(client, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
@@ -142,10 +141,7 @@ def band_override(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("advisory.override_band")
 def band_override_clear(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_visible_or_404(Client, request.user, pk=pk)
-    overrides = list(client.band_overrides.in_force())
-    for override in overrides:
-        band_override_end(override, by=request.user)
-    if overrides:
+    if services.band_override_clear(client, by=request.user):
         messages.success(request, "Band override ended; the computed band applies.")
     else:
         messages.info(request, "There was no band override in force.")

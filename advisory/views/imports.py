@@ -1,41 +1,29 @@
 """CSV import pages: upload, preview, confirm; and the template to start from.
 
-A confirmed import of more than import_jobs.BACKGROUND_ROWS changes runs in
-the background; the importer follows it on its page (`import_job`).
-
-Between the preview and the confirmation the uploaded file is kept on the
-default storage under `imports/<random>.csv` (MEDIA_ROOT/imports/ on the
-file system), not in the cache, which may be process-local; the session holds
-only its name, its SHA-256 and what the preview showed. The file is deleted
-when the import is confirmed or replaced by another upload, and any file
-older than a day is deleted at the next upload by anyone (an abandoned
-preview leaves nothing behind for longer).
+A confirmed import of more than transfer.jobs.BACKGROUND_ROWS changes runs in
+the background; the importer follows it on its page (`import_job`). The file
+waits for its confirmation in the upload store (advisory/transfer/uploads.py);
+the session holds what the store handed back.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime
-import hashlib
 import logging
-import secrets
 import time
 from functools import wraps
-from pathlib import PurePath
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from advisory.transfer import imports
+from advisory.transfer import imports, uploads
 from advisory.transfer import jobs as import_jobs
 
 logger = logging.getLogger(__name__)
@@ -99,15 +87,11 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         _discard(request)
-        _remove_stale()
-        data = form.cleaned_data["data"]
-        name = default_storage.save(f"{FOLDER}/{secrets.token_hex(16)}.csv", ContentFile(data))
-        request.session[SESSION_KEY] = {
-            "kind": form.cleaned_data["kind"],
-            "path": name,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "filename": _filename(form.cleaned_data["file"].name),
-        }
+        request.session[SESSION_KEY] = uploads.upload_store(
+            form.cleaned_data["data"],
+            kind=form.cleaned_data["kind"],
+            filename=form.cleaned_data["file"].name,
+        )
         return redirect("import-preview")
     context = {"form": form, "columns": imports.COLUMNS, "max_rows": f"{imports.MAX_ROWS:,}"}
     return render(
@@ -229,17 +213,13 @@ def _pending(request: HttpRequest) -> tuple[dict | None, bytes]:
     if not pending:
         messages.info(request, "There is no import in progress: upload a file to start one.")
         return None, b""
-    path = pending.get("path", "")
     try:
-        if PurePath(path).parent != PurePath(FOLDER):
-            raise FileNotFoundError(path)
-        with default_storage.open(path, "rb") as file:
-            data = file.read()
-    except FileNotFoundError:
+        data = uploads.upload_read(pending)
+    except uploads.UploadGone:
         request.session.pop(SESSION_KEY, None)
         messages.error(request, "The uploaded file has expired: upload it again.")
         return None, b""
-    if hashlib.sha256(data).hexdigest() != pending.get("sha256"):
+    except uploads.UploadChanged:
         _discard(request)
         messages.error(request, "The uploaded file has changed on the server: upload it again.")
         return None, b""
@@ -257,28 +237,4 @@ def _plan(request: HttpRequest, pending: dict, data: bytes) -> imports.Plan | No
 
 
 def _discard(request: HttpRequest) -> None:
-    pending = request.session.pop(SESSION_KEY, None)
-    path = (pending or {}).get("path", "")
-    if path and PurePath(path).parent == PurePath(FOLDER):
-        default_storage.delete(path)
-
-
-def _remove_stale() -> None:
-    cutoff = timezone.now() - KEEP_FOR
-    try:
-        _dirs, files = default_storage.listdir(FOLDER)
-    except FileNotFoundError:
-        return
-    for name in files:
-        path = f"{FOLDER}/{name}"
-        try:
-            if default_storage.get_modified_time(path) < cutoff:
-                default_storage.delete(path)
-        except FileNotFoundError:
-            continue  # removed meanwhile by another request
-
-
-def _filename(name: str) -> str:
-    """The uploaded file's own name, for the history reason: no folders, at most 100 characters."""
-    base = PurePath(name.replace("\\", "/")).name.strip() or "upload.csv"
-    return base[-100:]
+    uploads.upload_discard(request.session.pop(SESSION_KEY, None))

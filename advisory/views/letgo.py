@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,23 +12,13 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import get_visible_or_404, permission_required
 from accounts.two_factor import verified_required
 from advisory.forms import LetGoDecisionForm, LetGoProposalForm, OffboardingForm, ReinstateForm
-from advisory.health import selectors
-from advisory.letgo import (
-    AlreadyDecided,
-    client_reinstate,
-    letgo_complete,
-    letgo_decide,
-    letgo_propose,
-    letgo_update_offboarding,
-    letgo_withdraw,
-)
-from advisory.models import Client, Disagreement, LetGoCase
+from advisory.health.selectors import band_history
+from advisory.letgo import selectors, services
+from advisory.models import Client, LetGoCase
 from advisory.records.versioning import EditConflict
 from advisory.transfer import exports
 from advisory.views.common import add_errors, paginate, refresh_version, wants_csv
 from advisory.web.ids import parse_id
-
-D = Disagreement
 
 
 def _case(request: HttpRequest, pk: int) -> LetGoCase:
@@ -38,14 +27,6 @@ def _case(request: HttpRequest, pk: int) -> LetGoCase:
         request.user,
         pk=pk,
     )
-
-
-def _count(**lookups) -> Count:
-    """Count the client's active disagreements matching `lookups`."""
-    condition = Q(client__disagreements__is_archived=False) & Q(
-        **{f"client__disagreements__{field}": value for field, value in lookups.items()}
-    )
-    return Count("client__disagreements", filter=condition, distinct=True)
 
 
 @permission_required("accounts.review_letgo")
@@ -58,27 +39,15 @@ def letgo_list(request: HttpRequest) -> HttpResponse:
     if wants_csv(request):
         # Open cases first, then closed ones, as on the page.
         return exports.LETGO_CASES.response(cases.open(), closed_cases)
-    evidence = Prefetch("evidence", queryset=Disagreement.objects.order_by("-occurred_on"))
-    outcomes = {
-        "overridden": _count(decision=D.Decision.PROCEEDED),
-        "advice_right": _count(verdict=D.Verdict.ADVICE_VINDICATED),
-        "client_right": _count(verdict=D.Verdict.CLIENT_VINDICATED),
-        "mixed": _count(verdict=D.Verdict.MIXED),
+    context = {
+        "open_cases": selectors.open_cases(cases),
+        "page_obj": paginate(request, closed_cases),
     }
-    # Newest first, as in the export: Meta.ordering does not apply once counts are annotated.
-    open_cases = (
-        cases.open().annotate(**outcomes).order_by("-proposed_at", "-pk").prefetch_related(evidence)
-    )
-    closed = paginate(request, closed_cases)
-    return render(
-        request,
-        "advisory/letgo_list.html",
-        {"open_cases": open_cases, "page_obj": closed},
-    )
+    return render(request, "advisory/letgo_list.html", context)
 
 
 @permission_required("advisory.add_letgocase")
-def letgo_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
+def letgo_propose(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_visible_or_404(Client, request.user, pk=pk)
     if client.status != Client.Status.ACTIVE or client.is_archived:
         messages.error(
@@ -93,7 +62,7 @@ def letgo_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                case = letgo_propose(client, by=request.user, **form.cleaned_data)
+                case = services.letgo_propose(client, by=request.user, **form.cleaned_data)
             except ValidationError as exc:
                 add_errors(form, exc)
             else:
@@ -111,7 +80,7 @@ def letgo_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail_context(case: LetGoCase, **forms) -> dict:
-    history = selectors.band_history(Client.objects.filter(pk=case.client_id))
+    history = band_history(Client.objects.filter(pk=case.client_id))
     return {
         "case": case,
         "client": case.client,
@@ -135,20 +104,20 @@ def _detail_context(case: LetGoCase, **forms) -> dict:
 @require_POST
 @permission_required("accounts.decide_letgo")
 @verified_required(back="letgo-detail", purpose="decide let-go cases")
-def letgo_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
+def letgo_decide(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     form = LetGoDecisionForm(request.POST)
     approve = "approve" in request.POST
     if form.is_valid():
         try:
-            letgo_decide(
+            services.letgo_decide(
                 case,
                 by=request.user,
                 approve=approve,
                 note=form.cleaned_data["note"],
                 expected_version=form.cleaned_data["version"],
             )
-        except AlreadyDecided as exc:
+        except services.AlreadyDecided as exc:
             messages.error(request, _already_decided(exc.case))
             return redirect(case)
         except EditConflict:
@@ -180,10 +149,10 @@ def _already_decided(case: LetGoCase) -> str:
 
 @require_POST
 @permission_required("advisory.view_letgocase")
-def letgo_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+def letgo_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     try:
-        letgo_withdraw(case, by=request.user)
+        services.letgo_withdraw(case, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -194,13 +163,13 @@ def letgo_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("accounts.decide_letgo")
 @verified_required(back="letgo-detail", purpose="decide let-go cases")
-def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
+def letgo_offboarding(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     form = OffboardingForm(request.POST, instance=LetGoCase.objects.get(pk=case.pk))
     if form.is_valid():
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
         try:
-            letgo_update_offboarding(
+            services.letgo_update_offboarding(
                 case, by=request.user, expected_version=form.cleaned_data["version"], **fields
             )
         except EditConflict as exc:
@@ -226,11 +195,13 @@ def letgo_offboarding_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("accounts.decide_letgo")
 @verified_required(back="letgo-detail", purpose="decide let-go cases")
-def letgo_complete_view(request: HttpRequest, pk: int) -> HttpResponse:
+def letgo_complete(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
     version = parse_id(request.POST.get("version", ""))
     try:
-        letgo_complete(case, by=request.user, expected_version=-1 if version is None else version)
+        services.letgo_complete(
+            case, by=request.user, expected_version=-1 if version is None else version
+        )
     except EditConflict:
         messages.error(request, "The case changed while you were reading it; check it again.")
     except ValidationError as exc:
@@ -249,12 +220,12 @@ def letgo_letter(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("accounts.decide_letgo")
 @verified_required(back="client-detail", purpose="reinstate clients")
-def client_reinstate_view(request: HttpRequest, pk: int) -> HttpResponse:
+def client_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_visible_or_404(Client, request.user, pk=pk)
     form = ReinstateForm(request.POST)
     if form.is_valid():
         try:
-            client_reinstate(client, by=request.user, reason=form.cleaned_data["reason"])
+            services.client_reinstate(client, by=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:

@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import two_factor
 from accounts.models import ApiToken, RecoveryCode, RecoveryCodeDevice
 from accounts.roles import Role
-from advisory.letgo import letgo_propose
+from advisory.letgo.services import letgo_propose
 from advisory.models import LetGoCase
 from tests.concurrency import postgresql_only, wait_until_another_waits
 from tests.factories import PASSWORD, UserFactory

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from advisory.models import Disagreement
-from advisory.views.home import HOME_LIST_LENGTH
+from advisory.records.selectors import HOME_LIST_LENGTH
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.roles import Role
 from advisory.evidence.files import evidence_attach
-from advisory.letgo import (
+from advisory.letgo.services import (
     AlreadyDecided,
     client_reinstate,
     draft_letter,

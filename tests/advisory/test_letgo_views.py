@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.roles import Role
-from advisory.letgo import (
+from advisory.letgo.services import (
     letgo_complete,
     letgo_decide,
     letgo_propose,

@@ -14,7 +14,7 @@ from huey.contrib.djhuey import HUEY
 
 from accounts.roles import Role
 from advisory.health.services import health_refresh
-from advisory.letgo import letgo_decide, letgo_propose
+from advisory.letgo.services import letgo_decide, letgo_propose
 from advisory.models import (
     Band,
     Client,

@@ -91,7 +91,7 @@ def test_an_exception_shows_the_500_page_not_a_traceback(client, advisor, monkey
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("advisory.views.home.Team.objects.visible_to", boom)
+    monkeypatch.setattr("advisory.records.selectors.Team.objects.visible_to", boom)
     client.raise_request_exception = False
     client.force_login(advisor)
     response = client.get(reverse("dashboard"))

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from advisory.letgo import letgo_propose
+from advisory.letgo.services import letgo_propose
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.records.services import client_save, disagreement_log, engagement_save
 from tests.browser.conftest import axe_violations

@@ -49,7 +49,7 @@ from accounts import two_factor
 from accounts.models import ApiToken, User
 from accounts.roles import Role
 from advisory.evidence.files import evidence_attach
-from advisory.letgo import letgo_propose
+from advisory.letgo.services import letgo_propose
 from advisory.models import Delivery, LetGoCase, Notification, NotificationKind
 from advisory.records.services import disagreement_mark_reviewed
 from advisory.transfer import imports

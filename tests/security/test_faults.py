@@ -44,9 +44,9 @@ from huey.contrib.djhuey import HUEY
 
 from accounts.models import ApiToken
 from accounts.password_reset import send_password_reset_email
-from advisory import letgo
 from advisory.health.services import health_refresh
 from advisory.history import chain
+from advisory.letgo import services as letgo
 from advisory.models import Client, Disagreement, LetGoCase, Notification
 from advisory.notifications import triggers
 from advisory.records import services, versioning

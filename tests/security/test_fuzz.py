@@ -36,7 +36,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.models import ApiToken, User
-from advisory.letgo import letgo_decide, letgo_propose
+from advisory.letgo.services import letgo_decide, letgo_propose
 from advisory.models import (
     Amendment,
     BandOverride,

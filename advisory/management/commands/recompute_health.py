@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from advisory.health import services
 from advisory.health.rollups import rebuild as rebuild_rollups
-from advisory.health.services import health_refresh
 from advisory.models import Client
 
 
@@ -47,13 +47,8 @@ class Command(BaseCommand):
             clients = clients.filter(pk=client)
             if not clients.exists():
                 raise CommandError(f"No client with id {client}.")
-        changed = 0
-        progress = tqdm(
-            clients.iterator(chunk_size=500),
-            total=clients.count(),
-            unit="client",
-            disable=not sys.stderr.isatty(),
-        )
-        for record in progress:
-            changed += health_refresh(record, as_of=as_of)
-        self.stdout.write(f"Health recomputed for {progress.total} clients; {changed} changed.")
+        with tqdm(total=clients.count(), unit="client", disable=not sys.stderr.isatty()) as bar:
+            total, changed = services.recompute_all(
+                as_of=as_of, clients=clients, progress=bar.update
+            )
+        self.stdout.write(f"Health recomputed for {total} clients; {changed} changed.")
