@@ -125,7 +125,7 @@ def django_env(database_url: str, redis: str | None = None) -> dict[str, str]:
         if redis:
             env["REDIS_URL"] = redis
     env.update(
-        DJANGO_SETTINGS_MODULE="config.bench_settings",
+        DJANGO_SETTINGS_MODULE="bench.settings",
         DATABASE_URL=database_url,
         DEBUG="false",
         SECRET_KEY="bench-only-secret-key-not-for-production-" + "x" * 20,

@@ -1,4 +1,4 @@
-"""The app's URLs plus the benchmark's baseline page (config/bench_settings.py)."""
+"""The app's URLs plus the benchmark's baseline page (bench/settings.py)."""
 
 from __future__ import annotations
 
