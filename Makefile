@@ -19,7 +19,7 @@ FOUND_PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v 
 help:
 	@echo "make run     serve Candor with demo data on http://$(HOST):$(PORT), with the task worker"
 	@echo "make test    run the whole test suite (DATABASE_URL picks the database)"
-	@echo "make lint    ruff check and format check"
+	@echo "make lint    ruff check and format check, and the import rules (lint-imports)"
 	@echo "make format  apply ruff's formatting and safe fixes"
 	@echo "make bench   page speed at scale (SCALE=full|small DURATION=10; docs/performance.md)"
 	@echo "make bench-scaleout  two app servers share one session and see each other's writes (docs/deploy.md)"
@@ -61,6 +61,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff check --fix .

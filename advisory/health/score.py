@@ -5,8 +5,9 @@ touches the database, so the recipe is tested without one
 (tests/advisory/test_health.py) and a view, a nightly job or a 12-month history
 can all call it with whatever "as of" date they need.
 
-The weights live in `settings.CANDOR_HEALTH`; every function also takes
-`weights=` so callers and tests can pass their own.
+The weights live in `settings.CANDOR_HEALTH`; callers pass them in (`weights=`),
+so this module imports nothing from Django at all (an import-linter contract
+in pyproject.toml holds it to that).
 """
 
 from __future__ import annotations
@@ -65,14 +66,6 @@ class Health:
     as_of: date
 
 
-def _weights(weights: Weights | None) -> Weights:
-    if weights is not None:
-        return weights
-    from django.conf import settings  # only when the caller relies on the default
-
-    return settings.CANDOR_HEALTH
-
-
 def _factor(weights: Weights, table: str, value: str) -> float:
     try:
         return float(weights[table][value])
@@ -88,9 +81,9 @@ def _round_half_up(x: float) -> int:
     return whole + (1 if x - whole >= 0.5 else 0)
 
 
-def band_for(score: int, weights: Weights | None = None) -> str:
+def band_for(score: int, weights: Weights) -> str:
     """The band a score falls in, before any guardrail."""
-    bands = _weights(weights)["bands"]
+    bands = weights["bands"]
     if score >= bands[HEALTHY]:
         return HEALTHY
     if score >= bands[STRAINED]:
@@ -98,15 +91,13 @@ def band_for(score: int, weights: Weights | None = None) -> str:
     return ADVERSARIAL
 
 
-def contribution(
-    facts: Facts, *, as_of: date, weights: Weights | None = None
-) -> Contribution | None:
+def contribution(facts: Facts, *, as_of: date, weights: Weights) -> Contribution | None:
     """The friction one disagreement adds as of a date, or None when it is ignored.
 
     Ignored: older than `ignore_after_days` (365 days old still counts), or dated
     after `as_of` (a past view must not see what had not happened yet).
     """
-    w = _weights(weights)
+    w = weights
     age_days = (as_of - facts.occurred_on).days
     if age_days < 0 or age_days > w["ignore_after_days"]:
         return None
@@ -149,9 +140,9 @@ def _cap(counted: list[Contribution], weights: Weights) -> tuple[str, str] | Non
     return cap, f"A {kind} disagreement in the last {days} days caps the band at {cap}."
 
 
-def score(disagreements: Iterable[Facts], *, as_of: date, weights: Weights | None = None) -> Health:
+def score(disagreements: Iterable[Facts], *, as_of: date, weights: Weights) -> Health:
     """A client's relationship health as of a date, with the reasons for it."""
-    w = _weights(weights)
+    w = weights
     counted = [
         c for f in disagreements if (c := contribution(f, as_of=as_of, weights=w)) is not None
     ]
@@ -180,9 +171,9 @@ def score(disagreements: Iterable[Facts], *, as_of: date, weights: Weights | Non
     )
 
 
-def trend_start(as_of: date, weights: Weights | None = None) -> date:
+def trend_start(as_of: date, weights: Weights) -> date:
     """The date the trend compares with: `trend_days` (90) before `as_of`."""
-    return as_of - timedelta(days=_weights(weights)["trend_days"])
+    return as_of - timedelta(days=weights["trend_days"])
 
 
 def trend(now: Health | int, then: Health | int) -> int:

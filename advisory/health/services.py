@@ -47,8 +47,12 @@ def _client_facts(client: Client, *, as_of: datetime.date) -> list[Facts]:
 
 
 def _client_health(facts: list[Facts], *, as_of: datetime.date) -> tuple[Health, Health]:
-    then = as_of - datetime.timedelta(days=settings.CANDOR_HEALTH["trend_days"])
-    return scoring.score(facts, as_of=as_of), scoring.score(facts, as_of=then)
+    weights = settings.CANDOR_HEALTH
+    then = scoring.trend_start(as_of, weights)
+    return (
+        scoring.score(facts, as_of=as_of, weights=weights),
+        scoring.score(facts, as_of=then, weights=weights),
+    )
 
 
 @dataclass(frozen=True)

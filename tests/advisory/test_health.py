@@ -92,12 +92,15 @@ def test_settings_hold_the_documented_weights():
     assert settings.CANDOR_HEALTH == WEIGHTS
 
 
-def test_it_reads_the_weights_from_settings_by_default():
+def test_the_recipe_needs_its_weights_given():
+    # Pure: it reads no settings itself (health.services passes CANDOR_HEALTH).
     dispute = facts(severity="high", age=10)
 
-    assert score([dispute], as_of=AS_OF) == health_of(dispute)
-    assert contribution(dispute, as_of=AS_OF) == contribution(dispute, as_of=AS_OF, weights=WEIGHTS)
-    assert band_for(69) == "strained"
+    with pytest.raises(TypeError):
+        score([dispute], as_of=AS_OF)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        band_for(69)  # type: ignore[call-arg]
+    assert band_for(69, WEIGHTS) == "strained"
 
 
 # Factors -------------------------------------------------------------------

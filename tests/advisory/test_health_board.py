@@ -10,6 +10,7 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -708,7 +709,7 @@ def test_the_client_page_explains_the_score(client, advisor, acme, acme_engageme
     assert rows == [(str(big.pk), big.title), (str(small.pk), small.title)]  # largest first
     for record in (big, small):
         facts = Facts(*[getattr(record, f) for f in Facts.__dataclass_fields__])
-        friction = scoring.contribution(facts, as_of=TODAY).friction
+        friction = scoring.contribution(facts, as_of=TODAY, weights=settings.CANDOR_HEALTH).friction
         assert f"{friction:.2f}</td>" in section
     assert archived.title not in section
     assert old.title not in section

@@ -16,6 +16,7 @@ from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -68,8 +69,8 @@ def expected(client: Client, *, as_of: datetime.date = TODAY) -> tuple[int, str,
     """(score, band, trend) from the recipe over the client's active disagreements."""
     rows = D.objects.filter(client=client, is_archived=False).values_list(*FACTS)
     facts = [Facts(*row) for row in rows]
-    now = scoring.score(facts, as_of=as_of)
-    then = scoring.score(facts, as_of=as_of - 90 * DAY)
+    now = scoring.score(facts, as_of=as_of, weights=settings.CANDOR_HEALTH)
+    then = scoring.score(facts, as_of=as_of - 90 * DAY, weights=settings.CANDOR_HEALTH)
     return now.score, now.band, now.score - then.score
 
 
