@@ -82,8 +82,9 @@ class ScopedFilterSet(filters.FilterSet):
     def form(self):
         # Built on first use, after the subclasses have set the scoped querysets.
         # The panel is rendered by includes/_filter_field.html, not crispy's
-        # per-field templates (~4 ms a field), so the widgets get Bootstrap's
-        # classes here, and every single <select> is built in Python.
+        # per-field templates (slow per field: docs/performance.md, "Measured
+        # reasons in the code"), so the widgets get Bootstrap's classes here,
+        # and every single <select> is built in Python.
         if not hasattr(self, "_form"):
             for field in super().form.fields.values():
                 if getattr(field, "empty_label", None) == "---------":

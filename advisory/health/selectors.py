@@ -89,7 +89,7 @@ def band_counts(clients: QuerySet[Client] | Iterable[str]) -> dict[str, int]:
 
 # Up to this many clients, the board reads its charts and history for a list
 # of ids rather than through the scope's subquery, whose size PostgreSQL
-# misjudges (a team's 988 clients: 330 ms → ~100 ms for the page).
+# misjudges (docs/performance.md, "Measured reasons in the code").
 IDS_UP_TO = 5000
 
 

@@ -436,8 +436,8 @@ class Disagreement(models.Model):
                 name="disagreement_open_idx",
             ),
             # The list's usual filters within a scope of clients: lets the
-            # database count matches from the index alone (458 -> 17 ms for a
-            # manager's 100,000-row log filtered three ways).
+            # database count matches from the index alone (docs/performance.md,
+            # "Measured reasons in the code").
             models.Index(
                 fields=["client", "severity", "tone", "decision"],
                 condition=Q(is_archived=False),

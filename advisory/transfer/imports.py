@@ -22,14 +22,12 @@ What a file means:
   spreadsheet numbers its rows (a quoted value spanning several lines is one).
 - A row whose client name (or, for engagements, client and title) matches an
   existing record, ignoring case, updates it; otherwise it creates one.
-- Speed, measured on SQLite on a 2-core VM: checking 10,000 rows takes about
-  1.5 s; storing 10,000 new clients about 10 s (PostgreSQL: 20 s), 10,000 new
-  engagements with two members each under 10 s on either (written in bulk by
-  `services.engagements_create_prechecked`, history and chain included). Every
-  other row still goes through the services and
-  gets its own history entry; what they would check with a query per row is
-  checked for all rows at once, and the entries are linked into the chain in
-  one go (`apply_plan`).
+- Speed: new engagements are written in bulk by
+  `services.engagements_create_prechecked`, history and chain included. Every
+  other row still goes through the services and gets its own history entry;
+  what they would check with a query per row is checked for all rows at once,
+  and the entries are linked into the chain in one go (`apply_plan`). Measured
+  times: docs/performance.md, "Measured reasons in the code".
 - An empty cell (or a column left out) means "the default" for a new record
   and "leave as it is" for an existing one, as most import tools do: an
   import never clears a field. (Clearing one is an edit on the record's page.)

@@ -19,8 +19,9 @@ class CappedChoiceIterator(ModelChoiceIterator):
 class LongSelect(forms.Select):
     """Django's <select>, built in Python instead of one template per option.
 
-    Rendering an option through the widget templates costs ~0.2 ms; a
-    manager's client filter has hundreds of them, an admin's thousands. The
+    Rendering an option through the widget templates is slow enough to show
+    (docs/performance.md, "Measured reasons in the code"): a manager's client
+    filter has hundreds of them, an admin's thousands. The
     HTML is the same as Select's, without option groups, which these lists don't use
     (a choice whose label is a list of options would be rendered wrongly).
     """
