@@ -17,6 +17,7 @@ from accounts.models import User
 from advisory.evidence.files import ACCEPT, MAX_EVIDENCE_BYTES, evidence_content_type, format_size
 from advisory.models import SHORT_TEXT, Band, Client, Disagreement, Engagement, LetGoCase
 from advisory.records import choices
+from advisory.transfer import imports
 from advisory.web.ids import MAX_ID
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -442,3 +443,36 @@ class EvidenceForm(forms.Form):
         # Checked here too so that the error shows next to the field.
         evidence_content_type(upload)
         return upload
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="What the file holds",
+        choices=list(imports.KINDS.items()),
+        widget=forms.RadioSelect,
+        initial=imports.CLIENTS,
+    )
+    file = forms.FileField(
+        label="CSV file",
+        allow_empty_file=True,  # read_table says "The file is empty." itself
+        help_text="UTF-8, values separated by commas or semicolons, the header on the first line.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is None or "kind" not in cleaned:
+            return cleaned
+        if upload.size > imports.MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is larger than {imports.MAX_BYTES // (1024 * 1024)} MB: "
+                "split it into smaller files."
+            )
+        data = upload.read()
+        try:
+            imports.read_table(data, cleaned["kind"])
+        except imports.ImportFileError as exc:
+            self.add_error("file", str(exc))
+        cleaned["data"] = data
+        return cleaned

@@ -14,7 +14,6 @@ import logging
 import time
 from functools import wraps
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -23,6 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from advisory.forms import ImportForm
 from advisory.transfer import imports, uploads
 from advisory.transfer import jobs as import_jobs
 
@@ -47,39 +47,6 @@ def importer_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-class ImportForm(forms.Form):
-    kind = forms.ChoiceField(
-        label="What the file holds",
-        choices=list(imports.KINDS.items()),
-        widget=forms.RadioSelect,
-        initial=imports.CLIENTS,
-    )
-    file = forms.FileField(
-        label="CSV file",
-        allow_empty_file=True,  # read_table says "The file is empty." itself
-        help_text="UTF-8, values separated by commas or semicolons, the header on the first line.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
-    )
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        upload = cleaned.get("file")
-        if upload is None or "kind" not in cleaned:
-            return cleaned
-        if upload.size > imports.MAX_BYTES:
-            raise forms.ValidationError(
-                f"The file is larger than {imports.MAX_BYTES // (1024 * 1024)} MB: "
-                "split it into smaller files."
-            )
-        data = upload.read()
-        try:
-            imports.read_table(data, cleaned["kind"])
-        except imports.ImportFileError as exc:
-            self.add_error("file", str(exc))
-        cleaned["data"] = data
-        return cleaned
 
 
 @importer_required
