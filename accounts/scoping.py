@@ -13,15 +13,16 @@ call them back (a manager's teams are `user.managed_teams`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 from django.db.models import Q
 
 from accounts.roles import Role
 
-if TYPE_CHECKING:
-    from accounts.models import User
+# Any user model will do for the signatures: importing accounts.models here
+# would make a circle (its querysets call scope()).
+type User = AbstractBaseUser
 
 
 def role_of(user) -> Role | None:
