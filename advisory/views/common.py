@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from advisory.forms import ArchiveForm
-from advisory.history.entries import history_entries
+from advisory.history import entries
 from advisory.records import versioning
 from advisory.records.versioning import EditConflict
 from advisory.transfer.exports import ListExport
@@ -208,7 +208,7 @@ def archive_toggle(request: HttpRequest, obj: models.Model) -> HttpResponse:
 
 
 def history_page(request: HttpRequest, obj: models.Model, *, tabs: str) -> HttpResponse:
-    page = paginate(request, history_entries(obj), per_page=50)
+    page = paginate(request, entries.history_entries(obj), per_page=50)
     return render(
         request,
         "advisory/history.html",

@@ -14,7 +14,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
 from accounts.permissions import get_visible_or_404, permission_required
-from advisory.evidence.dossier import dossier_context, evidence_pack, print_css
+from advisory.evidence import dossier
 from advisory.models import Client
 
 TEMPLATE = "advisory/dossier.html"
@@ -32,18 +32,18 @@ def _client(request: HttpRequest, pk: int) -> Client:
 @permission_required("advisory.view_client")
 def client_dossier(request: HttpRequest, pk: int) -> HttpResponse:
     client = _client(request, pk)
-    return render(request, TEMPLATE, dossier_context(client))
+    return render(request, TEMPLATE, dossier.dossier_context(client))
 
 
 @require_safe
 @permission_required("advisory.view_client")
 def client_evidence_pack(request: HttpRequest, pk: int) -> FileResponse:
     client = _client(request, pk)
-    context = dossier_context(client)
+    context = dossier.dossier_context(client)
     html = render_to_string(
-        STANDALONE_TEMPLATE, {**context, "standalone": True, "print_css": print_css()}
+        STANDALONE_TEMPLATE, {**context, "standalone": True, "print_css": dossier.print_css()}
     )
-    pack = evidence_pack(client, rendered_dossier_html=html, context=context)
+    pack = dossier.evidence_pack(client, rendered_dossier_html=html, context=context)
     day = timezone.localtime(context["generated_at"]).date().isoformat()
     response = FileResponse(
         pack,
