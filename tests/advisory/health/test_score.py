@@ -51,7 +51,7 @@ SEVERITIES = ["low", "moderate", "high", "critical"]
 TONES = ["collaborative", "tense", "hostile"]
 DECISIONS = ["accepted", "withdrew", "compromise", "pending", "proceeded"]  # by factor
 VERDICTS = ["pending", "advice_vindicated", "client_vindicated", "mixed", "inconclusive"]
-SCORING_DOC = Path(__file__).resolve().parents[2] / "docs" / "scoring.md"
+SCORING_DOC = Path(__file__).resolve().parents[3] / "docs" / "scoring.md"
 
 
 def facts(
