@@ -557,7 +557,7 @@ def test_reminders_failing_on_the_second_disagreement_send_none(
 
 # --- A failing mail server loses nothing -------------------------------------------------------
 #
-# Notification e-mails: tests/advisory/test_notifications.py shows the change
+# Notification e-mails: tests/advisory/notifications/test_notifications.py shows the change
 # and its notification stored, the failure logged without the address, the
 # retry queued and the e-mail sent once when the server is back (and the
 # daily summary kept for its retry). The password reset is the other place

@@ -1,5 +1,5 @@
 """Bad input, tried on the API: what the schemathesis contract test
-(tests/advisory/test_api_contract.py) doesn't generate.
+(tests/advisory/api/test_api_contract.py) doesn't generate.
 
 Schemathesis sends values of the wrong type and out of the schema's range.
 Here, values of the right type that are hostile anyway go into every writable

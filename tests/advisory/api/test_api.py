@@ -23,6 +23,7 @@ from tests.factories import (
     EngagementFactory,
     UserFactory,
 )
+from tests.records import fresh
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +38,6 @@ def api(user=None) -> APIClient:
         _, secret = ApiToken.objects.issue(user=user, name="tests")
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
-
-
-def fresh(obj):
-    return type(obj)._base_manager.get(pk=obj.pk)
 
 
 @pytest.fixture

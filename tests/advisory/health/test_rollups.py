@@ -1,4 +1,4 @@
-"""The health board's rollups (advisory/rollups.py): the per-client counts and
+"""The health board's rollups (advisory/health/rollups.py): the per-client counts and
 monthly chart counts stay equal to what counting the log gives, after every
 kind of write, after the nightly run and after a rebuild."""
 

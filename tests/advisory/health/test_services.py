@@ -2,7 +2,7 @@
 client's stored score, snapshots record the days it changed, the nightly
 `recompute_health` command is idempotent, and band overrides lapse by themselves.
 
-The recipe itself is tested without a database in test_health.py; here the
+The recipe itself is tested without a database in test_score.py; here the
 expected numbers come from `advisory.health.score` over the client's active
 disagreements, read straight from the database.
 """

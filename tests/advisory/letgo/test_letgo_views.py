@@ -22,6 +22,7 @@ from advisory.letgo.services import (
 )
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
+from tests.records import fresh, tick_all
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +37,6 @@ def url(name: str, obj) -> str:
     return reverse(name, args=[obj.pk])
 
 
-def fresh(obj):
-    return type(obj)._base_manager.get(pk=obj.pk)
-
-
 def shown_messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -52,11 +49,6 @@ def propose(client_obj: Client, by, evidence) -> LetGoCase:
         justification=JUSTIFICATION,
         evidence=evidence,
     )
-
-
-def tick_all(case: LetGoCase, admin) -> LetGoCase:
-    ticks = dict.fromkeys(LetGoCase.CHECKLIST, True)
-    return letgo_update_offboarding(case, by=admin, expected_version=case.version, **ticks)
 
 
 def state(case: LetGoCase) -> tuple:

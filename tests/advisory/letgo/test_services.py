@@ -34,6 +34,7 @@ from advisory.records.comments import comment_add
 from advisory.records.services import disagreement_log, engagement_save
 from advisory.records.versioning import EditConflict, record_save
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
+from tests.records import fresh, tick_all
 
 pytestmark = pytest.mark.django_db
 
@@ -53,15 +54,6 @@ def propose(client: Client, by, evidence, **overrides) -> LetGoCase:
 
 def approve(case: LetGoCase, admin, note: str = "Agreed: the log is clear.") -> LetGoCase:
     return letgo_decide(case, by=admin, approve=True, note=note)
-
-
-def tick_all(case: LetGoCase, admin) -> LetGoCase:
-    ticks = dict.fromkeys(LetGoCase.CHECKLIST, True)
-    return letgo_update_offboarding(case, by=admin, expected_version=case.version, **ticks)
-
-
-def fresh(obj):
-    return type(obj)._base_manager.get(pk=obj.pk)
 
 
 def state(case: LetGoCase) -> tuple:

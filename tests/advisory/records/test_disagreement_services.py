@@ -26,6 +26,7 @@ from tests.factories import (
     EngagementFactory,
     UserFactory,
 )
+from tests.records import reviewed
 
 pytestmark = pytest.mark.django_db
 
@@ -44,12 +45,6 @@ def errors_of(disagreement: Disagreement) -> dict[str, list[str]]:
     with pytest.raises(ValidationError) as exc:
         disagreement.full_clean()
     return exc.value.message_dict
-
-
-def reviewed(disagreement: Disagreement, manager) -> Disagreement:
-    return disagreement_mark_reviewed(
-        disagreement, by=manager, expected_version=disagreement.version
-    )
 
 
 def proceeded(**fields) -> dict:

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import escape
 
 from advisory.models import Client
 from advisory.records.versioning import record_save
@@ -19,6 +14,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.pages import field_error, list_queries, showing, shown_form, version
 
 pytestmark = pytest.mark.django_db
 
@@ -42,36 +38,6 @@ def _new_client(**overrides) -> dict:
     return {**data, **overrides}
 
 
-def _shown_form(response) -> dict:
-    """What a browser sends back when the form is submitted as shown."""
-    data = {}
-    for field in response.context["form"]:
-        if field.field.disabled:
-            continue
-        value = field.value()
-        if isinstance(value, list | tuple):
-            data[field.html_name] = [str(v) for v in value]
-        elif value is not None:
-            data[field.html_name] = str(value)
-    return data
-
-
-def _version(response) -> int:
-    return int(re.search(r'name="version" value="(\d+)"', response.content.decode())[1])
-
-
-def _showing(first: int, last: int, total: int) -> str:
-    """The count line above the list."""
-    return f"Showing {first}\N{EN DASH}{last} of {total} clients"
-
-
-def _field_error(response, field: str, message: str) -> bool:
-    """The message is shown right under the field (crispy's invalid-feedback)."""
-    return f'<p id="error_1_id_{field}"><strong>{escape(message)}</strong></p>' in (
-        response.content.decode()
-    )
-
-
 def _names(response) -> list[str]:
     return [client.name for client in response.context["page_obj"]]
 
@@ -87,7 +53,7 @@ def test_the_list_shows_the_clients_an_advisor_may_see(client, advisor, acme, ot
 
     assert response.status_code == 200
     assert _names(response) == ["Acme Holdings"]
-    assert _showing(1, 1, 1) in response.content.decode()
+    assert showing(1, 1, 1, "clients") in response.content.decode()
 
 
 def test_a_manager_lists_every_client_of_the_team_they_manage(
@@ -207,10 +173,10 @@ def test_it_pages_through_the_clients(client, advisor):
     second = client.get(reverse("client-list"), {"page": 2})
 
     assert len(first.context["page_obj"]) == 25
-    assert _showing(1, 25, 30) in first.content.decode()
+    assert showing(1, 25, 30, "clients") in first.content.decode()
     assert "Page 1 of 2" in first.content.decode()
     assert _names(second) == [f"Client {n:02d}" for n in range(25, 30)]
-    assert _showing(26, 30, 30) in second.content.decode()
+    assert showing(26, 30, 30, "clients") in second.content.decode()
     assert "Page 2 of 2" in second.content.decode()
 
 
@@ -239,12 +205,6 @@ def _clients_with_their_own_lead_and_team(count: int) -> None:
         ClientFactory(lead_advisor=UserFactory(team=TeamFactory()))
 
 
-def _list_queries(client, url: str) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(url).status_code == 200
-    return len(queries)
-
-
 @pytest.mark.parametrize("role", ["admin", "manager", "advisor"])
 def test_the_list_query_count_does_not_grow_with_the_rows(
     client, request, django_assert_num_queries, role
@@ -262,8 +222,8 @@ def test_the_list_query_count_does_not_grow_with_the_rows(
                 ClientFactory(lead_advisor=user, team=user.teams.first())
 
     add(3)
-    _list_queries(client, url)  # warm up caches (content types, session)
-    few = _list_queries(client, url)
+    list_queries(client, url)  # warm up caches (content types, session)
+    few = list_queries(client, url)
     add(77)
 
     with django_assert_num_queries(few):
@@ -349,7 +309,7 @@ def test_it_asks_for_a_team_when_the_lead_advisor_has_none(client, admin):
     response = client.post(reverse("client-create"), _new_client(lead_advisor=admin.pk))
 
     assert response.status_code == 400
-    assert _field_error(
+    assert field_error(
         response, "team", "The lead advisor is on no team: choose the client's team."
     )
     assert not Client.objects.exists()
@@ -364,7 +324,7 @@ def test_it_rejects_a_name_taken_ignoring_case(client, advisor, acme, name):
     )
 
     assert response.status_code == 400
-    assert _field_error(
+    assert field_error(
         response,
         "name",
         "A client with this name already exists (names are compared ignoring case).",
@@ -393,7 +353,7 @@ def test_it_rejects_a_client_since_in_the_future(client, advisor, time_machine):
     )
 
     assert response.status_code == 400
-    assert _field_error(response, "client_since", "The date cannot be in the future.")
+    assert field_error(response, "client_since", "The date cannot be in the future.")
     assert not Client.objects.exists()
     # Today is fine.
     client.post(
@@ -413,7 +373,7 @@ def test_an_advisor_may_not_make_someone_else_lead(client, request, advisor, lea
     )
 
     assert response.status_code == 400
-    assert _field_error(
+    assert field_error(
         response,
         "lead_advisor",
         "Select a valid choice. That choice is not one of the available choices.",
@@ -462,7 +422,7 @@ def test_bad_input_keeps_what_was_typed(client, advisor):
     )
 
     assert response.status_code == 400
-    assert _field_error(response, "name", "This field is required.")
+    assert field_error(response, "name", "This field is required.")
     assert "Long notes worth keeping" in response.content.decode()
 
 
@@ -577,8 +537,8 @@ def test_the_detail_query_count_does_not_grow_with_engagements_or_disagreements(
 ):
     url = reverse("client-detail", args=[acme.pk])
     client.force_login(advisor)
-    _list_queries(client, url)  # warm up caches (content types, session)
-    few = _list_queries(client, url)
+    list_queries(client, url)  # warm up caches (content types, session)
+    few = list_queries(client, url)
     for _ in range(30):
         colleague = UserFactory(team=team)
         EngagementFactory(client=acme, lead_advisor=colleague)
@@ -611,7 +571,7 @@ def test_the_edit_form_shows_the_saved_values_and_version(client, advisor, acme)
     assert response.status_code == 200
     page = response.content.decode()
     assert 'value="Acme Holdings"' in page
-    assert _version(response) == acme.version == 1
+    assert version(response) == acme.version == 1
     assert "Reason for this change" in page
 
 
@@ -621,7 +581,7 @@ def test_it_saves_the_change_with_who_and_why(client, advisor, acme):
 
     response = client.post(
         reverse("client-edit", args=[acme.pk]),
-        {**_shown_form(form), "sector": "Aerospace", "change_reason": "Moved into aircraft parts"},
+        {**shown_form(form), "sector": "Aerospace", "change_reason": "Moved into aircraft parts"},
     )
 
     assert response.status_code == 302
@@ -645,7 +605,7 @@ def test_a_manager_hands_the_client_to_another_advisor(client, manager, acme, te
 
     client.post(
         reverse("client-edit", args=[acme.pk]),
-        {**_shown_form(form), "lead_advisor": erin.pk, "change_reason": "Alice on leave"},
+        {**shown_form(form), "lead_advisor": erin.pk, "change_reason": "Alice on leave"},
     )
 
     acme.refresh_from_db()
@@ -658,7 +618,7 @@ def test_it_may_change_the_case_of_the_clients_own_name(client, advisor, acme):
     form = client.get(reverse("client-edit", args=[acme.pk]))
 
     client.post(
-        reverse("client-edit", args=[acme.pk]), {**_shown_form(form), "name": "ACME Holdings"}
+        reverse("client-edit", args=[acme.pk]), {**shown_form(form), "name": "ACME Holdings"}
     )
 
     acme.refresh_from_db()
@@ -671,11 +631,11 @@ def test_it_rejects_renaming_to_another_clients_name(client, advisor, acme):
     form = client.get(reverse("client-edit", args=[acme.pk]))
 
     response = client.post(
-        reverse("client-edit", args=[acme.pk]), {**_shown_form(form), "name": "GLOBEX"}
+        reverse("client-edit", args=[acme.pk]), {**shown_form(form), "name": "GLOBEX"}
     )
 
     assert response.status_code == 400
-    assert _field_error(
+    assert field_error(
         response,
         "name",
         "A client with this name already exists (names are compared ignoring case).",
@@ -692,7 +652,7 @@ def test_it_rejects_a_lead_advisor_outside_the_scope_on_edit(client, manager, ac
 
     response = client.post(
         reverse("client-edit", args=[acme.pk]),
-        {**_shown_form(form), "lead_advisor": other_advisor.pk},
+        {**shown_form(form), "lead_advisor": other_advisor.pk},
     )
 
     assert response.status_code == 400
@@ -724,13 +684,13 @@ def test_a_stale_form_shows_the_conflict_and_loses_nothing(client, advisor, mana
     client.force_login(advisor)
     url = reverse("client-edit", args=[acme.pk])
     form = client.get(url)
-    opened_at = _version(form)
+    opened_at = version(form)
     # Someone else saves while the form is open.
     acme.notes = "Charlie's note: pays late."
     record_save(acme, by=manager, reason="Billing", expected_version=acme.version)
 
     mine = {
-        **_shown_form(form),
+        **shown_form(form),
         "notes": "Alice's note: very punctual.",
         "change_reason": "First meeting",
     }
@@ -748,8 +708,8 @@ def test_a_stale_form_shows_the_conflict_and_loses_nothing(client, advisor, mana
     assert acme.history.count() == 2
 
     # Saving the re-shown form now replaces their values deliberately.
-    assert _version(response) == acme.version
-    response = client.post(url, _shown_form(response))
+    assert version(response) == acme.version
+    response = client.post(url, shown_form(response))
 
     assert response.status_code == 302
     acme.refresh_from_db()
@@ -763,7 +723,7 @@ def test_a_stale_form_shows_the_conflict_and_loses_nothing(client, advisor, mana
 def test_a_form_without_a_version_saves_nothing(client, advisor, acme):
     client.force_login(advisor)
     form = client.get(reverse("client-edit", args=[acme.pk]))
-    data = _shown_form(form)
+    data = shown_form(form)
     del data["version"]
 
     response = client.post(reverse("client-edit", args=[acme.pk]), {**data, "sector": "Retail"})
@@ -787,7 +747,7 @@ def test_an_engagement_member_from_another_team_edits_without_taking_the_client_
     assert f'<option value="{acme.team_id}" selected>Corporate Advisory</option>' in page
     response = client.post(
         reverse("client-edit", args=[acme.pk]),
-        {**_shown_form(form), "notes": "Met the CFO", "change_reason": "Notes"},
+        {**shown_form(form), "notes": "Met the CFO", "change_reason": "Notes"},
     )
 
     assert response.status_code == 302
@@ -805,7 +765,7 @@ def test_the_history_tab_shows_who_changed_what_and_why(client, advisor, manager
     form = client.get(reverse("client-edit", args=[acme.pk]))
     client.post(
         reverse("client-edit", args=[acme.pk]),
-        {**_shown_form(form), "sector": "Aerospace", "change_reason": "New line of business"},
+        {**shown_form(form), "sector": "Aerospace", "change_reason": "New line of business"},
     )
     client.force_login(manager)
 
@@ -827,7 +787,7 @@ def test_the_history_tab_escapes_what_users_typed(client, advisor, acme):
     form = client.get(reverse("client-edit", args=[acme.pk]))
     client.post(
         reverse("client-edit", args=[acme.pk]),
-        {**_shown_form(form), "notes": XSS, "change_reason": XSS},
+        {**shown_form(form), "notes": XSS, "change_reason": XSS},
     )
 
     page = client.get(reverse("client-history", args=[acme.pk])).content.decode()

@@ -17,7 +17,7 @@ from django.urls import reverse
 from accounts.roles import Role
 from advisory.models import Amendment, Client, Comment, Disagreement, EvidenceFile
 from advisory.records.comments import comment_add
-from advisory.records.services import disagreement_mark_reviewed, disagreement_record_decision
+from advisory.records.services import disagreement_record_decision
 from advisory.records.versioning import record_save
 from advisory.views import common
 from advisory.views import disagreements as disagreement_views
@@ -29,6 +29,7 @@ from tests.factories import (
     EngagementFactory,
     UserFactory,
 )
+from tests.records import reviewed
 
 pytestmark = pytest.mark.django_db
 
@@ -152,12 +153,6 @@ def decision_data(disagreement: Disagreement, **overrides) -> dict:
         "client_words": "We have read your letter and proceed at our own risk.",
         **overrides,
     }
-
-
-def review(disagreement: Disagreement, manager) -> Disagreement:
-    return disagreement_mark_reviewed(
-        disagreement, by=manager, expected_version=disagreement.version
-    )
 
 
 def decide(disagreement: Disagreement, by, decision=Disagreement.Decision.ACCEPTED) -> None:
@@ -509,7 +504,7 @@ def _fill(dispute: Disagreement, users: list, count: int) -> None:
 def test_the_detail_query_count_does_not_grow_with_comments_evidence_or_amendments(
     client, advisor, colleague, manager, admin, dispute
 ):
-    review(dispute, manager)
+    reviewed(dispute, manager)
     client.force_login(manager)
     _fill(dispute, [manager], 1)
     few = _queries(client, url("disagreement-detail", dispute))
@@ -792,7 +787,7 @@ def test_resubmitting_after_a_conflict_saves_deliberately(client, advisor, manag
 
 
 def test_after_review_the_edit_form_shows_the_facts_locked(client, advisor, manager, dispute):
-    review(dispute, manager)
+    reviewed(dispute, manager)
     client.force_login(advisor)
 
     page = text(client.get(url("disagreement-edit", dispute)))
@@ -805,7 +800,7 @@ def test_after_review_the_edit_form_shows_the_facts_locked(client, advisor, mana
 
 
 def test_after_review_posting_a_changed_fact_does_not_change_it(client, advisor, manager, dispute):
-    review(dispute, manager)
+    reviewed(dispute, manager)
     client.force_login(advisor)
 
     client.post(
@@ -1036,7 +1031,7 @@ def test_a_stale_review_is_refused_with_a_message(client, manager, dispute):
 
 
 def test_amending_a_reviewed_fact_shows_the_original_beside_it(client, advisor, manager, dispute):
-    review(dispute, manager)
+    reviewed(dispute, manager)
     client.force_login(advisor)
 
     assert client.get(url("disagreement-amend", dispute)).status_code == 200
@@ -1066,7 +1061,7 @@ def test_amending_a_reviewed_fact_shows_the_original_beside_it(client, advisor, 
 
 
 def test_amending_the_severity(client, advisor, manager, dispute):
-    review(dispute, manager)
+    reviewed(dispute, manager)
     client.force_login(advisor)
 
     client.post(
@@ -1092,7 +1087,7 @@ def test_amending_the_severity(client, advisor, manager, dispute):
 def test_a_bad_amendment_shows_the_error_and_saves_nothing(
     client, advisor, manager, dispute, data, field, message
 ):
-    review(dispute, manager)
+    reviewed(dispute, manager)
     client.force_login(advisor)
     post = {"version": 2, "field": "client_request", "new_value": "New words.", "reason": "Why"}
 
@@ -1110,7 +1105,7 @@ def test_an_amended_date_after_the_decision_is_refused_next_to_the_value(
 ):
     dispute.decision, dispute.decided_on = Disagreement.Decision.ACCEPTED, OCCURRED
     record_save(dispute, by=advisor, expected_version=1)
-    review(dispute, manager)
+    reviewed(dispute, manager)
     client.force_login(advisor)
 
     response = client.post(
@@ -1133,7 +1128,7 @@ def test_an_amended_date_after_the_decision_is_refused_next_to_the_value(
 
 
 def test_a_stale_amendment_is_a_conflict(client, advisor, manager, dispute):
-    review(dispute, manager)
+    reviewed(dispute, manager)
     client.force_login(advisor)
 
     response = client.post(
@@ -1240,7 +1235,7 @@ def test_the_history_shows_who_changed_what_and_why(client, advisor, manager, di
     client.force_login(advisor)
     client.post(url("disagreement-decision", dispute), decision_data(dispute))
     dispute.refresh_from_db()
-    review(dispute, manager)
+    reviewed(dispute, manager)
 
     response = client.get(url("disagreement-history", dispute))
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import escape
 
 from accounts.roles import Role
 from advisory.history.entries import FieldChange, history_entries
@@ -22,6 +18,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.pages import field_error, list_queries, showing, shown_form, version
 
 pytestmark = pytest.mark.django_db
 
@@ -45,36 +42,6 @@ def _new_engagement(client_obj: Client, **overrides) -> dict:
     return {**data, **overrides}
 
 
-def _shown_form(response) -> dict:
-    """What a browser sends back when the form is submitted as shown."""
-    data = {}
-    for field in response.context["form"]:
-        if field.field.disabled:
-            continue
-        value = field.value()
-        if isinstance(value, list | tuple):
-            data[field.html_name] = [str(v) for v in value]
-        elif value is not None:
-            data[field.html_name] = str(value)
-    return data
-
-
-def _version(response) -> int:
-    return int(re.search(r'name="version" value="(\d+)"', response.content.decode())[1])
-
-
-def _showing(first: int, last: int, total: int) -> str:
-    """The count line above the list."""
-    return f"Showing {first}\N{EN DASH}{last} of {total} engagements"
-
-
-def _field_error(response, field: str, message: str) -> bool:
-    """The message is shown right under the field (crispy's invalid-feedback)."""
-    return f'<p id="error_1_id_{field}"><strong>{escape(message)}</strong></p>' in (
-        response.content.decode()
-    )
-
-
 def _titles(response) -> list[str]:
     return [engagement.title for engagement in response.context["page_obj"]]
 
@@ -96,7 +63,7 @@ def test_the_list_shows_the_engagements_an_advisor_may_see(
 
     assert response.status_code == 200
     assert _titles(response) == ["Annual audit 2026"]
-    assert _showing(1, 1, 1) in response.content.decode()
+    assert showing(1, 1, 1, "engagements") in response.content.decode()
 
 
 def test_a_manager_lists_the_engagements_of_the_team_they_manage(
@@ -191,9 +158,9 @@ def test_it_pages_through_the_engagements(client, advisor, acme):
     second = client.get(reverse("engagement-list"), {"page": 2})
 
     assert len(first.context["page_obj"]) == 25
-    assert _showing(1, 25, 30) in first.content.decode()
+    assert showing(1, 25, 30, "engagements") in first.content.decode()
     assert _titles(second) == [f"Job {n:02d}" for n in range(25, 30)]
-    assert _showing(26, 30, 30) in second.content.decode()
+    assert showing(26, 30, 30, "engagements") in second.content.decode()
     assert "Page 2 of 2" in second.content.decode()
 
 
@@ -217,12 +184,6 @@ def test_the_list_escapes_what_users_typed(client, advisor):
     assert XSS_ESCAPED in page
 
 
-def _list_queries(client, url: str) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(url).status_code == 200
-    return len(queries)
-
-
 @pytest.mark.parametrize("role", ["admin", "manager", "advisor"])
 def test_the_list_query_count_does_not_grow_with_the_rows(
     client, request, django_assert_num_queries, role
@@ -238,8 +199,8 @@ def test_the_list_query_count_does_not_grow_with_the_rows(
             EngagementFactory(client=ClientFactory(lead_advisor=lead, team=lead.teams.first()))
 
     add(3)
-    _list_queries(client, url)  # warm up caches (content types, session)
-    few = _list_queries(client, url)
+    list_queries(client, url)  # warm up caches (content types, session)
+    few = list_queries(client, url)
     add(77)
 
     with django_assert_num_queries(few):
@@ -336,7 +297,7 @@ def test_it_rejects_a_client_outside_the_scope(client, advisor, other_advisor):
     )
 
     assert response.status_code == 400
-    assert _field_error(
+    assert field_error(
         response,
         "client",
         "Select a valid choice. That choice is not one of the available choices.",
@@ -361,7 +322,7 @@ def test_it_rejects_a_negative_fee(client, advisor, acme):
     response = client.post(reverse("engagement-create"), _new_engagement(acme, fee="-1.00"))
 
     assert response.status_code == 400
-    assert _field_error(response, "fee", "The fee cannot be negative.")
+    assert field_error(response, "fee", "The fee cannot be negative.")
     assert not Engagement.objects.exists()
 
 
@@ -374,7 +335,7 @@ def test_it_rejects_an_end_before_the_start(client, advisor, acme):
     )
 
     assert response.status_code == 400
-    assert _field_error(response, "end_date", "The end date cannot be before the start date.")
+    assert field_error(response, "end_date", "The end date cannot be before the start date.")
     assert "Tax review 2026" in response.content.decode()  # what was typed stays
     assert not Engagement.objects.exists()
 
@@ -474,8 +435,8 @@ def test_the_detail_query_count_does_not_grow_with_members_or_disagreements(
 ):
     url = reverse("engagement-detail", args=[acme_engagement.pk])
     client.force_login(advisor)
-    _list_queries(client, url)  # warm up caches (content types, session)
-    few = _list_queries(client, url)
+    list_queries(client, url)  # warm up caches (content types, session)
+    few = list_queries(client, url)
     for _ in range(30):
         colleague = UserFactory(team=team)
         acme_engagement.members.add(colleague)
@@ -495,7 +456,7 @@ def test_the_edit_form_keeps_the_client_fixed(client, advisor, acme_engagement):
 
     assert response.status_code == 200
     assert response.context["form"].fields["client"].disabled
-    assert _version(response) == 1
+    assert version(response) == 1
     assert "Reason for this change" in response.content.decode()
 
 
@@ -509,7 +470,7 @@ def test_editing_the_members_records_who_why_and_the_change(
     response = client.post(
         url,
         {
-            **_shown_form(form),
+            **shown_form(form),
             "title": "Annual audit 2027",
             "members": [manager.pk],
             "change_reason": "Charlie joins for the year end",
@@ -540,7 +501,7 @@ def test_the_client_cannot_be_changed_on_edit(client, advisor, acme_engagement):
     url = reverse("engagement-edit", args=[acme_engagement.pk])
     form = client.get(url)
 
-    client.post(url, {**_shown_form(form), "client": globex.pk, "service_line": "Tax"})
+    client.post(url, {**shown_form(form), "client": globex.pk, "service_line": "Tax"})
 
     acme_engagement.refresh_from_db()
     assert acme_engagement.client.name == "Acme Holdings"
@@ -553,12 +514,12 @@ def test_bad_input_on_edit_saves_nothing(client, advisor, acme_engagement):
     form = client.get(url)
 
     response = client.post(
-        url, {**_shown_form(form), "end_date": "2024-12-31", "fee": "-5", "title": "Renamed"}
+        url, {**shown_form(form), "end_date": "2024-12-31", "fee": "-5", "title": "Renamed"}
     )
 
     assert response.status_code == 400
-    assert _field_error(response, "end_date", "The end date cannot be before the start date.")
-    assert _field_error(response, "fee", "The fee cannot be negative.")
+    assert field_error(response, "end_date", "The end date cannot be before the start date.")
+    assert field_error(response, "fee", "The fee cannot be negative.")
     acme_engagement.refresh_from_db()
     assert acme_engagement.title == "Annual audit 2026"
     assert acme_engagement.end_date is None
@@ -590,7 +551,7 @@ def test_a_stale_form_shows_the_conflict_and_loses_nothing(
     client.force_login(advisor)
     url = reverse("engagement-edit", args=[acme_engagement.pk])
     form = client.get(url)
-    opened_at = _version(form)
+    opened_at = version(form)
     # Someone else saves while the form is open.
     acme_engagement.description = "Charlie: fieldwork moved to March."
     engagement_save(
@@ -598,7 +559,7 @@ def test_a_stale_form_shows_the_conflict_and_loses_nothing(
     )
 
     mine = {
-        **_shown_form(form),
+        **shown_form(form),
         "description": "Alice: fieldwork stays in February.",
         "change_reason": "Client call",
     }
@@ -623,8 +584,8 @@ def test_a_stale_form_shows_the_conflict_and_loses_nothing(
     assert acme_engagement.version == opened_at + 1
 
     # Saving the re-shown form now replaces their values deliberately.
-    assert _version(response) == acme_engagement.version
-    response = client.post(url, _shown_form(response))
+    assert version(response) == acme_engagement.version
+    response = client.post(url, shown_form(response))
 
     assert response.status_code == 302
     acme_engagement.refresh_from_db()
@@ -648,7 +609,7 @@ def test_a_member_from_another_team_edits_without_dropping_anyone(
     page = form.content.decode()
     assert f'<option value="{advisor.pk}" selected>Alice Tester</option>' in page
     assert f'<option value="{manager.pk}" selected>Charlie Tester</option>' in page
-    response = client.post(url, {**_shown_form(form), "service_line": "Audit and assurance"})
+    response = client.post(url, {**shown_form(form), "service_line": "Audit and assurance"})
 
     assert response.status_code == 302
     acme_engagement.refresh_from_db()
@@ -666,7 +627,7 @@ def test_the_history_tab_shows_the_members_change_who_and_why(
     url = reverse("engagement-edit", args=[acme_engagement.pk])
     form = client.get(url)
     client.post(
-        url, {**_shown_form(form), "members": [manager.pk], "change_reason": "Year-end help"}
+        url, {**shown_form(form), "members": [manager.pk], "change_reason": "Year-end help"}
     )
     client.force_login(manager)
 

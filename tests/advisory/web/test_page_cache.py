@@ -1,4 +1,4 @@
-"""Whole-page caching (advisory/page_cache.py): a repeat view is served from
+"""Whole-page caching (advisory/web/page_cache.py): a repeat view is served from
 the cache, and no page is ever served after a write that changes it."""
 
 from __future__ import annotations
