@@ -1,7 +1,7 @@
 """The periodic jobs the worker schedules.
 
 `python manage.py run_huey` finds this module (huey autoloads `tasks` modules)
-and runs the jobs at the times below, in TIME_ZONE; each job is also a
+and runs the jobs at the times below, in UTC (huey's default); each job is also a
 management command for cron (`recompute_health`, `notify reminders|summaries|digest`)
 and is safe to run twice. The e-mail tasks are advisory.notifications.tasks.
 """

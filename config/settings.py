@@ -413,7 +413,7 @@ CANDOR_NOTIFICATIONS = {
 }
 
 # Relationship health recipe (advisory/health.py). docs/scoring.md explains every
-# number; change it and tests/advisory/test_health.py together with this dict.
+# number; change it and tests/advisory/health/test_score.py together with this dict.
 CANDOR_HEALTH = {
     "severity": {"low": 1, "moderate": 2, "high": 4, "critical": 8},
     "tone": {"collaborative": 0.5, "tense": 1, "hostile": 2},

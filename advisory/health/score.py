@@ -2,7 +2,7 @@
 
 Facts and dates in; score, band and the explanation behind them out. Nothing here
 touches the database, so the recipe is tested without one
-(tests/advisory/test_health.py) and a view, a nightly job or a 12-month history
+(tests/advisory/health/test_score.py) and a view, a nightly job or a 12-month history
 can all call it with whatever "as of" date they need.
 
 The weights live in `settings.CANDOR_HEALTH`; callers pass them in (`weights=`),
@@ -22,8 +22,10 @@ HEALTHY = "healthy"
 STRAINED = "strained"
 ADVERSARIAL = "adversarial"
 
-# Worst last: a guardrail may move a band to the right, never to the left.
-_BAND_ORDER = (HEALTHY, STRAINED, ADVERSARIAL)
+# The bands, healthiest first: the one order in Candor. A guardrail may move
+# a band to the right, never to the left; a move to the right notifies; the
+# health board lists them worst first.
+BANDS = (HEALTHY, STRAINED, ADVERSARIAL)
 
 Weights = Mapping[str, Any]
 
@@ -158,7 +160,7 @@ def score(disagreements: Iterable[Facts], *, as_of: date, weights: Weights) -> H
     computed_band = band_for(value, w)
     band, cap_reason = computed_band, ""
     cap = _cap(counted, w)
-    if cap and _BAND_ORDER.index(cap[0]) > _BAND_ORDER.index(computed_band):
+    if cap and is_worse(cap[0], than=computed_band):
         band, cap_reason = cap
     return Health(
         score=value,
@@ -181,3 +183,8 @@ def trend(now: Health | int, then: Health | int) -> int:
     now_score = now.score if isinstance(now, Health) else now
     then_score = then.score if isinstance(then, Health) else then
     return now_score - then_score
+
+
+def is_worse(band: str, *, than: str) -> bool:
+    """Whether `band` is less healthy than `than`."""
+    return BANDS.index(band) > BANDS.index(than)

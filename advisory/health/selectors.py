@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from advisory.health import rollups
+from advisory.health import score as scoring
 from advisory.models import (
     Band,
     BandOverride,
@@ -38,7 +39,8 @@ from advisory.models import (
     HealthSnapshot,
 )
 
-BAND_ORDER = [Band.ADVERSARIAL, Band.STRAINED, Band.HEALTHY]
+# Worst first, as the board lists them.
+BAND_ORDER = [Band(band) for band in reversed(scoring.BANDS)]
 SNAP_FIELDS = ["date", "score", "band"]
 CHART_MONTHS = 12
 

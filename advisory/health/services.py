@@ -131,10 +131,11 @@ def health_refresh(
             changed = True
             # Told once the change commits (triggers.notify), to the
             # people it concerns, whoever's edit caused it.
-            if notify:
-                triggers.band_worsened(
-                    client, before=locked.health[1], after=now.band, score=now.score
-                )
+            # A client not scored yet has no disagreements, so it was healthy:
+            # its first hostile disagreement is a change like any other.
+            before = locked.health[1] or scoring.HEALTHY
+            if notify and scoring.is_worse(now.band, than=before):
+                triggers.band_worsened(client, before=before, after=now.band, score=now.score)
         counts = rollups.board_counts(facts, today=today)
         if stored_counts != (*counts, today):
             rollups.stats_save(client, counts, today=today)

@@ -43,9 +43,6 @@ logger = logging.getLogger(__name__)
 
 Kind = NotificationKind
 
-# Higher is worse.
-BAND_RANK = {Band.HEALTHY: 0, Band.STRAINED: 1, Band.ADVERSARIAL: 2}
-
 
 def notify(
     *,
@@ -113,15 +110,13 @@ def _email_on_commit(notification_id: int) -> None:
 
 
 def band_worsened(client: Client, *, before: str, after: str, score: int | None) -> None:
-    """The lead advisor and the managers of the client's team, once per change
-    and day (an edit back and forth on one day does not repeat it).
+    """Tell the lead advisor and the managers of the client's team that its
+    band went from `before` to the worse `after`, once per change and day (an
+    edit back and forth on one day does not repeat it).
 
-    A client not scored yet has no disagreements, so it was healthy: its first
-    hostile disagreement is a change like any other. (Loading a history, like
-    the demo, tells nobody: health_refresh(notify=False).)"""
-    before = before or Band.HEALTHY
-    if BAND_RANK[after] <= BAND_RANK[before]:
-        return
+    health.services calls it when, and only when, a stored band gets worse
+    (the band order is advisory.health.score's). Loading a history, like the
+    demo, tells nobody: health_refresh(notify=False)."""
     today = timezone.localdate()
     before_label = Band(before).label
     after_label = Band(after).label

@@ -16,7 +16,7 @@ from accounts.permissions import get_visible_or_404, permission_required
 from advisory.filters import HealthFilter
 from advisory.forms import BandOverrideForm
 from advisory.health import selectors, services
-from advisory.models import Band, Client, Disagreement
+from advisory.models import Client, Disagreement
 from advisory.transfer import exports
 from advisory.views.common import paginate, wants_csv
 from advisory.web.page_cache import cached_page
@@ -68,7 +68,7 @@ def health_board(request: HttpRequest) -> HttpResponse:
             "count": now[band],
             "change": now[band] - history.counts_30_days_ago[band],
         }
-        for band in (Band.HEALTHY, Band.STRAINED, Band.ADVERSARIAL)
+        for band in reversed(selectors.BAND_ORDER)
     ]
     activity = selectors.activity(in_scope)
     band_series = {

@@ -19,7 +19,16 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from advisory.health import score as scoring
-from advisory.health.score import Facts, band_for, contribution, score, trend, trend_start
+from advisory.health.score import (
+    BANDS,
+    Facts,
+    band_for,
+    contribution,
+    is_worse,
+    score,
+    trend,
+    trend_start,
+)
 
 WEIGHTS = {
     "severity": {"low": 1, "moderate": 2, "high": 4, "critical": 8},
@@ -669,3 +678,19 @@ def test_a_more_recent_date_never_raises_the_score(data, disagreements):
     changed = _with(disagreements, index, occurred_on=AS_OF - timedelta(days=newer_age))
 
     assert health_of(*changed).score <= health_of(*disagreements).score
+
+
+@pytest.mark.parametrize(
+    ("band", "than", "worse"),
+    [
+        ("strained", "healthy", True),
+        ("adversarial", "strained", True),
+        ("adversarial", "healthy", True),
+        ("strained", "adversarial", False),
+        ("healthy", "strained", False),
+        ("strained", "strained", False),
+    ],
+)
+def test_bands_have_one_order_healthiest_first(band, than, worse):
+    assert BANDS == ("healthy", "strained", "adversarial")
+    assert is_worse(band, than=than) is worse
