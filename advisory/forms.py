@@ -15,7 +15,15 @@ from django.utils.text import capfirst
 
 from accounts.models import User
 from advisory.evidence.files import ACCEPT, MAX_EVIDENCE_BYTES, evidence_content_type, format_size
-from advisory.models import SHORT_TEXT, Band, Client, Disagreement, Engagement, LetGoCase
+from advisory.models import (
+    NAME_TAKEN,
+    SHORT_TEXT,
+    Band,
+    Client,
+    Disagreement,
+    Engagement,
+    LetGoCase,
+)
 from advisory.records import choices
 from advisory.transfer import imports
 from advisory.web.ids import MAX_ID
@@ -126,7 +134,7 @@ class ClientForm(VersionedForm):
     def clean_name(self) -> str:
         name = choices.normalise_name(self.cleaned_data["name"])
         if choices.name_taken(name, exclude=self.instance.pk):
-            raise forms.ValidationError(choices.NAME_TAKEN)
+            raise forms.ValidationError(NAME_TAKEN)
         return name
 
 

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from accounts.models import User
 from advisory.models import (
     LONG_TEXT,
+    NAME_TAKEN,
     Band,
     BandOverride,
     Client,
@@ -147,7 +148,7 @@ class ClientSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         name = choices.normalise_name(value)
         client = self.instance if isinstance(self.instance, Client) else None
         if choices.name_taken(name, exclude=client.pk if client else None):
-            raise serializers.ValidationError(choices.NAME_TAKEN)
+            raise serializers.ValidationError(NAME_TAKEN)
         return name
 
 

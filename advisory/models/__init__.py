@@ -28,6 +28,7 @@ from advisory.models.records import DISAGREEMENT_OPEN as DISAGREEMENT_OPEN
 from advisory.models.records import ENGAGEMENT_HISTORY as ENGAGEMENT_HISTORY
 from advisory.models.records import HISTORY_EXCLUDED as HISTORY_EXCLUDED
 from advisory.models.records import LONG_TEXT as LONG_TEXT
+from advisory.models.records import NAME_TAKEN as NAME_TAKEN
 from advisory.models.records import SHORT_TEXT as SHORT_TEXT
 from advisory.models.records import Amendment as Amendment
 from advisory.models.records import Band as Band

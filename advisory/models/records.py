@@ -42,6 +42,13 @@ class Band(models.TextChoices):
 
 # --- Clients -----------------------------------------------------------------
 
+# Client names are unique firm-wide (duplicates are worse than the nuisance),
+# so a taken name must not tell an advisor which team, if any they can't see,
+# has that client: one message, whoever asks and however (form, API, import).
+NAME_TAKEN = (
+    "That name is already in use in the firm; ask an admin if you believe this is your client."
+)
+
 
 class ClientQuerySet(models.QuerySet):
     # The ways a person works on a client personally.
@@ -114,7 +121,7 @@ class Client(models.Model):
             models.UniqueConstraint(
                 Lower("name"),
                 name="client_name_unique_ci",
-                violation_error_message="A client with this name already exists.",
+                violation_error_message=NAME_TAKEN,
             ),
         ]
         indexes = [

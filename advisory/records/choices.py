@@ -10,7 +10,8 @@ api/serializers.py and transfer/imports.py all call it.
 - A record's current lead, team and members stay valid choices whoever edits
   it, so a save never drops anyone silently.
 - Clients and engagements open for work: in scope, not archived, not let go.
-- Client names are unique ignoring case and repeated spaces.
+- Client names are unique firm-wide, ignoring case and repeated spaces; a
+  taken name gets advisory.models.NAME_TAKEN, which names no team.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from accounts.models import Team, User
 from accounts.roles import Role
 from accounts.scoping import role_of
 from advisory.models import Client, Engagement
-
-NAME_TAKEN = "A client with this name already exists (names are compared ignoring case)."
 
 type AnyUser = User | AnonymousUser
 

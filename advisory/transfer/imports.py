@@ -58,7 +58,7 @@ from accounts.models import Team, User
 from accounts.roles import Role
 from accounts.scoping import role_of
 from advisory.history import chain
-from advisory.models import Client, Engagement
+from advisory.models import NAME_TAKEN, Client, Engagement
 from advisory.records import choices
 from advisory.records.services import client_save, engagement_save, engagements_create_prechecked
 from advisory.records.versioning import EditConflict
@@ -586,9 +586,7 @@ def _plan_client(context: Context, line: int, values: dict[str, str]) -> tuple[R
     context.seen[key] = line
     existing = context.clients.get(key)
     if existing is None and key in context.outside:
-        return RowPlan(line, PROBLEM, name), [
-            Problem(line, "name", "A client with this name exists outside your teams.")
-        ]
+        return RowPlan(line, PROBLEM, name), [Problem(line, "name", NAME_TAKEN)]
     if existing is not None:
         refusal = _read_only(existing)
         if refusal:
@@ -822,7 +820,7 @@ def _recheck(plan: Plan) -> None:
                     Problem(
                         line,
                         "name",
-                        "A client with this name already exists: it was added after the check.",
+                        f"{NAME_TAKEN} (It was added after the check.)",
                     )
                 )
         return

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from accounts.roles import Role
-from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
+from advisory.models import NAME_TAKEN, Client, Comment, Disagreement, Engagement, LetGoCase
 from advisory.records.services import disagreement_mark_reviewed
 from advisory.records.versioning import record_save
 from tests.factories import (
@@ -241,7 +241,7 @@ def test_a_manager_creates_a_client_for_an_advisor_of_the_team(manager, advisor,
 def test_client_names_are_unique_ignoring_case(acme, advisor):
     response = api(advisor).post("/api/clients/", {"name": "ACME holdings"}, format="json")
     assert response.status_code == 400
-    assert "already exists" in response.json()["name"][0]
+    assert response.json()["name"] == [NAME_TAKEN]
 
 
 def test_patching_a_client_changes_only_what_is_sent_and_keeps_the_reason(acme, advisor):

@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from advisory.history import chain
 from advisory.history.entries import history_entries
-from advisory.models import Client, Engagement
+from advisory.models import NAME_TAKEN, Client, Engagement
 from advisory.records.services import client_save
 from advisory.transfer import imports
 from advisory.transfer import jobs as import_jobs
@@ -405,7 +405,7 @@ def test_a_row_the_service_refuses_names_its_line_and_stores_nothing(manager, ac
         imports.apply_plan(result, by=manager, filename="late.csv")
 
     assert failure.value.problem.line == 3
-    assert "already exists" in failure.value.problem.message
+    assert failure.value.problem.message == f"{NAME_TAKEN} (It was added after the check.)"
     assert not Client.objects.filter(name="Bluebird Bakeries").exists()
 
 
@@ -562,9 +562,7 @@ def test_a_name_taken_outside_the_importers_teams_reveals_nothing(manager, other
     )
     data = csv_bytes([new_client(name="secret holdings")])
     result = plan("clients", data, manager)
-    assert [(p.line, p.column, p.message) for p in result.problems] == [
-        (2, "name", "A client with this name exists outside your teams.")
-    ]
+    assert [(p.line, p.column, p.message) for p in result.problems] == [(2, "name", NAME_TAKEN)]
     row = result.rows[0]
     assert row.changes == [] and row.record is None
     # An engagement for it reads as if the client didn't exist.

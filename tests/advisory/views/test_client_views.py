@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import NoReverseMatch, reverse
 
-from advisory.models import Client
+from advisory.models import NAME_TAKEN, Client
 from advisory.records.versioning import record_save
 from tests.factories import (
     ClientFactory,
@@ -327,7 +327,7 @@ def test_it_rejects_a_name_taken_ignoring_case(client, advisor, acme, name):
     assert field_error(
         response,
         "name",
-        "A client with this name already exists (names are compared ignoring case).",
+        NAME_TAKEN,
     )
     assert list(Client.objects.all()) == [acme]
 
@@ -638,7 +638,7 @@ def test_it_rejects_renaming_to_another_clients_name(client, advisor, acme):
     assert field_error(
         response,
         "name",
-        "A client with this name already exists (names are compared ignoring case).",
+        NAME_TAKEN,
     )
     acme.refresh_from_db()
     assert acme.name == "Acme Holdings"
