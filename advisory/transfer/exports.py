@@ -66,6 +66,15 @@ def csv_cell(value: Any) -> str:
     return value
 
 
+def csv_value(cell: str) -> str:
+    """What a cell that csv_cell wrote stood for: the leading quote it put
+    before a would-be formula is dropped (an import reads back an export or
+    the template as the values they hold)."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_PREFIXES):
+        return cell[1:]
+    return cell
+
+
 class _Echo:
     """A file that hands back what is written to it, so csv.writer formats one
     row at a time without a buffer (the pattern in Django's docs)."""

@@ -62,6 +62,7 @@ from advisory.models import NAME_TAKEN, Client, Engagement
 from advisory.records import choices
 from advisory.records.services import client_save, engagement_save, engagements_create_prechecked
 from advisory.records.versioning import EditConflict
+from advisory.transfer import exports
 
 CLIENTS = "clients"
 ENGAGEMENTS = "engagements"
@@ -507,7 +508,7 @@ def plan_import(table: Table, *, user: User, progress: Progress | None = None) -
             # Empty cells are left out: a new record takes the default, an
             # existing one keeps its value.
             values = {
-                column: cell.strip()
+                column: exports.csv_value(cell.strip())
                 for column, cell in zip(table.columns, cells, strict=False)
                 if cell.strip()
             }
@@ -878,7 +879,9 @@ def _failing_at(row: RowPlan) -> Iterator[None]:
 
 
 def template_rows(kind: str, *, user: User) -> list[list[str]]:
-    """The header and one example row that imports cleanly for `user`."""
+    """The header and one example row that imports cleanly for `user`, as CSV
+    cells: a value a spreadsheet would run as a formula (a client named
+    "+1+1 Ltd") starts with a quote, as in the exports, and reads back as it was."""
     header = [column.name for column in COLUMNS[kind]]
     lead, team = _template_lead(user)
     if kind == CLIENTS:
@@ -913,7 +916,7 @@ def template_rows(kind: str, *, user: User) -> list[list[str]]:
             "12500.00",
             "Imported from the template.",
         ]
-    return [header, example]
+    return [header, [exports.csv_cell(value) for value in example]]
 
 
 def _template_lead(user: User) -> tuple[User, Team | None]:

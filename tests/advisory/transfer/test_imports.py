@@ -23,7 +23,7 @@ from advisory.history import chain
 from advisory.history.entries import history_entries
 from advisory.models import NAME_TAKEN, Client, Engagement
 from advisory.records.services import client_save
-from advisory.transfer import imports
+from advisory.transfer import exports, imports
 from advisory.transfer import jobs as import_jobs
 from advisory.views import imports as views
 from tests.factories import ClientFactory, EngagementFactory, UserFactory
@@ -753,6 +753,28 @@ def test_the_template_downloads_and_imports_cleanly(logged_in_manager, acme, kin
         assert Client.objects.filter(name="Example Client Ltd").exists()
     else:
         assert acme.engagements.filter(title="Example engagement").exists()
+
+
+def test_the_template_never_starts_a_cell_with_a_formula_and_still_imports_cleanly(
+    logged_in_manager, advisor
+):
+    formula = ClientFactory(name="+1+1 Holdings", lead_advisor=advisor)
+    response = logged_in_manager.get(reverse("import-template", args=["engagements"]))
+
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[1][0] == "'+1+1 Holdings"
+    assert not any(cell.startswith(exports.FORMULA_PREFIXES) for row in rows for cell in row)
+
+    upload(logged_in_manager, response.content, kind="engagements", name="engagements.csv")
+    preview = logged_in_manager.get(reverse("import-preview"))
+    assert preview.context["plan"].ok, preview.context["plan"].problems
+    logged_in_manager.post(reverse("import-confirm"))
+    assert formula.engagements.filter(title="Example engagement").exists()
+
+
+@pytest.mark.parametrize("value", ["+1+1 Holdings", "=SUM(A1)", "-5 Ltd", "@home", "'quoted", "A"])
+def test_an_import_reads_an_exported_cell_back_as_the_value(value):
+    assert exports.csv_value(exports.csv_cell(value)) == value
 
 
 def test_the_template_for_an_admin_on_no_team_names_a_colleague(client, admin, advisor, team):
