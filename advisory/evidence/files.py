@@ -24,7 +24,7 @@ from django.db import transaction
 from accounts.models import User
 from accounts.permissions import can_view
 from advisory.models import Disagreement, EvidenceFile
-from advisory.records.versioning import refuse_if_closed
+from advisory.records.versioning import lock_open_disagreement, refuse_if_closed
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 MAX_NAME_LENGTH = EvidenceFile._meta.get_field("original_name").max_length
@@ -216,6 +216,8 @@ def evidence_attach(
     evidence.file.save(evidence.original_name, upload, save=False)
     try:
         with transaction.atomic():
+            # Archived or let go meanwhile (while the file was stored)?
+            lock_open_disagreement(disagreement)
             evidence._history_user = by
             evidence.save()
     except BaseException:

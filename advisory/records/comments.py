@@ -8,14 +8,14 @@ from django.db import transaction
 from accounts.models import User
 from accounts.permissions import can_comment
 from advisory.models import Comment, Disagreement
-from advisory.records.versioning import refuse_if_closed
+from advisory.records.versioning import lock_open_disagreement
 
 
 @transaction.atomic
 def comment_add(disagreement: Disagreement, *, by: User, body: str) -> Comment:
     if not can_comment(by, disagreement):
         raise PermissionDenied
-    refuse_if_closed(disagreement)
+    lock_open_disagreement(disagreement)
     comment = Comment(disagreement=disagreement, author=by, body=body.strip())
     comment.full_clean()
     comment._history_user = by

@@ -52,11 +52,38 @@ def refuse_if_let_go(client: Client) -> None:
         raise let_go_error(client)
 
 
+ARCHIVED = "This disagreement is archived: restore it before adding to it."
+
+
 def refuse_if_closed(disagreement: Disagreement) -> None:
-    """Nothing new is attached to an archived disagreement or a let-go client's."""
+    """Nothing new is attached to an archived disagreement or a let-go client's.
+
+    A first check, before any work. The write itself must call
+    `lock_open_disagreement` in its transaction, so that an archive or a
+    let-go committed meanwhile is seen."""
     if disagreement.is_archived:
-        raise ValidationError("This disagreement is archived: restore it before adding to it.")
+        raise ValidationError(ARCHIVED)
     refuse_if_let_go(disagreement.client)
+
+
+def lock_open_disagreement(disagreement: Disagreement) -> None:
+    """Inside the caller's transaction: lock the disagreement's row and its
+    client's, and refuse if either is closed as committed now.
+
+    Archiving the disagreement and letting its client go take the same row
+    locks, so a comment or an evidence file added in this transaction lands
+    before them or is refused after them, never after them. The locks come in
+    the order a disagreement's own save takes them (its row, then its client's).
+    """
+    current = (
+        Disagreement._base_manager.select_for_update(no_key=True)
+        .only("is_archived", "client_id")
+        .get(pk=disagreement.pk)
+    )
+    if current.is_archived:
+        raise ValidationError(ARCHIVED)
+    if client_lock(current.client_id).status == LET_GO:
+        raise let_go_error(disagreement.client)
 
 
 # --- Each model's part of the save -------------------------------------------------

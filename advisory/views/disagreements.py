@@ -169,8 +169,11 @@ def _detail_context(request: HttpRequest, disagreement: Disagreement, **forms) -
         "comments": disagreement.comments.select_related("author"),
         "evidence_files": disagreement.evidence.select_related("uploaded_by"),
         "editable": editable,
-        "can_comment": can_comment(user, disagreement),
-        "can_attach": editable and user.has_perm("advisory.add_evidencefile"),
+        # Nothing is added to an archived disagreement or a let-go client's.
+        "can_comment": not disagreement.is_read_only and can_comment(user, disagreement),
+        "can_attach": not disagreement.is_read_only
+        and editable
+        and user.has_perm("advisory.add_evidencefile"),
         "can_review": user.has_perm("advisory.review_disagreement")
         and not disagreement.is_reviewed,
         "decision_form": forms.get("decision_form") or DecisionForm(instance=disagreement),
@@ -327,9 +330,14 @@ def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = CommentForm(request.POST)
     if form.is_valid():
-        comments.comment_add(disagreement, by=request.user, body=form.cleaned_data["body"])
-        messages.success(request, "Comment added.")
-        return redirect(f"{disagreement.get_absolute_url()}#comments")
+        try:
+            comments.comment_add(disagreement, by=request.user, body=form.cleaned_data["body"])
+        except ValidationError as exc:
+            # Archived or let go, perhaps meanwhile: nothing can be added now.
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Comment added.")
+            return redirect(f"{disagreement.get_absolute_url()}#comments")
     context = _detail_context(request, disagreement, comment_form=form)
     return render(request, "advisory/disagreement_detail.html", context, status=400)
 
