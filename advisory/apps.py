@@ -17,7 +17,7 @@ class AdvisoryConfig(AppConfig):
         from advisory.web import page_cache
 
         # Every history entry is linked into the tamper-evident chain as it is
-        # written (why a signal: see advisory/chain.py).
+        # written (why a signal: see advisory/history/chain.py).
         post_create_historical_m2m_records.connect(
             chain.on_history_m2m_created, dispatch_uid="advisory.chain.m2m"
         )
@@ -26,5 +26,5 @@ class AdvisoryConfig(AppConfig):
         )
         # Restoring a backup (loaddata) writes no new history (see chain.on_raw_save).
         pre_save.connect(chain.on_raw_save, dispatch_uid="advisory.chain.raw")
-        # Every write moves the page cache's data generation on (advisory/page_cache.py).
+        # Every write moves the page cache's data generation on (advisory/web/page_cache.py).
         connection_created.connect(page_cache.watch_writes, dispatch_uid="advisory.page_cache")

@@ -78,7 +78,7 @@ from bench.run import (
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "loadtest.json"
 DEFAULT_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/candor_loadtest"
-# The demo people (advisory/demo.py). A colleague for the conflict pairs who
+# The demo people (advisory/seeding/demo.py). A colleague for the conflict pairs who
 # may edit the same disagreements: the team's manager and its advisor; the
 # other team's advisor has no colleague there, so edits in a second session.
 PERSONAS = ("advisor", "manager", "advisor2")

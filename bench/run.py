@@ -23,7 +23,7 @@ Settings (environment, or `make bench SCALE=… DURATION=…`):
 
 Each GET page is also measured cold, as a first view after a write would be:
 COLD_VIEWS sequential requests (default 15), each with a query parameter no
-request used before, so none is served from the page cache (advisory/page_cache.py).
+request used before, so none is served from the page cache (advisory/web/page_cache.py).
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ MIDDLEWARE = [
     # errors from the middleware below reach the same page through handler500).
     "config.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Before anything reads the database: the page cache's generation (advisory/page_cache.py).
+    # Before anything reads the database: the page cache's generation (advisory/web/page_cache.py).
     "advisory.web.page_cache.GenerationMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,7 +138,7 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Whole pages kept until the next database write (advisory/page_cache.py).
+# Whole pages kept until the next database write (advisory/web/page_cache.py).
 # Only with a cache every process shares: in process-local memory one web
 # process would not see another's writes.
 PAGE_CACHE = env.bool("PAGE_CACHE", default=bool(REDIS_URL))
@@ -412,7 +412,7 @@ CANDOR_NOTIFICATIONS = {
     "catch_up_days": 7,
 }
 
-# Relationship health recipe (advisory/health.py). docs/scoring.md explains every
+# Relationship health recipe (advisory/health/score.py). docs/scoring.md explains every
 # number; change it and tests/advisory/health/test_score.py together with this dict.
 CANDOR_HEALTH = {
     "severity": {"low": 1, "moderate": 2, "high": 4, "critical": 8},

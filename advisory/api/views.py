@@ -43,7 +43,7 @@ from advisory.api.serializers import (
 )
 from advisory.filters import ClientFilter, DisagreementFilter, EngagementFilter
 from advisory.health import score as scoring
-from advisory.health import services as health_services
+from advisory.health import selectors as health_selectors
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.records import comments, services
 from advisory.records.versioning import EditConflict
@@ -182,7 +182,7 @@ class ClientViewSet(ScopedViewSet):
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def health(self, request: Request, pk: int) -> Response:
         client = self.get_object()
-        now, then = health_services.client_health(client)
+        now, then = health_selectors.client_health(client)
         data = {
             "client": client.pk,
             "as_of": now.as_of,

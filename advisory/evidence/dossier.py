@@ -37,7 +37,7 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.models import Team, User
 from advisory.health import score as scoring
 from advisory.health import selectors
-from advisory.health.services import client_health
+from advisory.health.selectors import client_health
 from advisory.models import (
     Amendment,
     Band,

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import (
     Case,
     Count,
@@ -30,6 +31,7 @@ from django.utils import timezone
 from accounts.models import User
 from advisory.health import rollups
 from advisory.health import score as scoring
+from advisory.health.score import Facts, Health
 from advisory.models import (
     Band,
     BandOverride,
@@ -38,6 +40,43 @@ from advisory.models import (
     Disagreement,
     HealthSnapshot,
 )
+
+# The Disagreement fields scoring.Facts is made of, in order.
+FACT_FIELDS = ["id", "title", "occurred_on", "severity", "tone", "decision", "verdict"]
+
+
+def client_health(client: Client, *, as_of: datetime.date | None = None) -> tuple[Health, Health]:
+    """The client's health on `as_of` (default today) and `trend_days` earlier.
+
+    One query: the active disagreements that can count on either date.
+    """
+    as_of = as_of or timezone.localdate()
+    return health_now_and_then(client_facts(client, as_of=as_of), as_of=as_of)
+
+
+def client_facts(client: Client, *, as_of: datetime.date) -> list[Facts]:
+    """The client's active disagreements that can count on `as_of` or on the
+    trend's start, as the score's facts."""
+    weights = settings.CANDOR_HEALTH
+    then = as_of - datetime.timedelta(days=weights["trend_days"])
+    earliest = then - datetime.timedelta(days=weights["ignore_after_days"])
+    rows = (
+        Disagreement.objects.active()
+        .filter(client=client, occurred_on__gte=earliest, occurred_on__lte=as_of)
+        .values_list(*FACT_FIELDS)
+    )
+    return [Facts(*row) for row in rows]
+
+
+def health_now_and_then(facts: list[Facts], *, as_of: datetime.date) -> tuple[Health, Health]:
+    """The health on `as_of` and on the trend's start, with the weights in settings."""
+    weights = settings.CANDOR_HEALTH
+    then = scoring.trend_start(as_of, weights)
+    return (
+        scoring.score(facts, as_of=as_of, weights=weights),
+        scoring.score(facts, as_of=then, weights=weights),
+    )
+
 
 # Worst first, as the board lists them.
 BAND_ORDER = [Band(band) for band in reversed(scoring.BANDS)]
@@ -63,7 +102,7 @@ def month_end(first: datetime.date) -> datetime.date:
 def with_board_columns(clients: QuerySet[Client]) -> QuerySet[Client]:
     """Annotate the health board's columns; adversarial first, then by score.
 
-    The two counts come from ClientStats (advisory/rollups.py), as of the last
+    The two counts come from ClientStats (advisory/health/rollups.py), as of the last
     disagreement write or nightly run: no client without a row has any to count.
     """
     today = timezone.localdate()
@@ -179,7 +218,7 @@ def _state_on(snaps: list[tuple], day: datetime.date) -> tuple[int, str] | None:
 def activity(clients: QuerySet[Client], *, today: datetime.date | None = None) -> dict:
     """Chart data about the clients' active disagreements over the last 12 months.
 
-    One query over the monthly rollups (ClientMonth, advisory/rollups.py): at
+    One query over the monthly rollups (ClientMonth, advisory/health/rollups.py): at
     most 12 rows per client, added up per month in SQL.
     """
     today = today or timezone.localdate()

@@ -8,51 +8,17 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
-from advisory.health import rollups
+from advisory.health import rollups, selectors
 from advisory.health import score as scoring
-from advisory.health.score import Facts, Health
-from advisory.models import BandOverride, Client, Disagreement, HealthSnapshot
+from advisory.health.score import Health
+from advisory.models import BandOverride, Client, HealthSnapshot
 from advisory.notifications import triggers
-
-# The Disagreement fields scoring.Facts is made of, in order.
-FACT_FIELDS = ["id", "title", "occurred_on", "severity", "tone", "decision", "verdict"]
-
-
-def client_health(client: Client, *, as_of: datetime.date | None = None) -> tuple[Health, Health]:
-    """The client's health on `as_of` (default today) and `trend_days` earlier.
-
-    One query: the active disagreements that can count on either date.
-    """
-    as_of = as_of or timezone.localdate()
-    return _client_health(_client_facts(client, as_of=as_of), as_of=as_of)
-
-
-def _client_facts(client: Client, *, as_of: datetime.date) -> list[Facts]:
-    weights = settings.CANDOR_HEALTH
-    then = as_of - datetime.timedelta(days=weights["trend_days"])
-    earliest = then - datetime.timedelta(days=weights["ignore_after_days"])
-    rows = (
-        Disagreement.objects.active()
-        .filter(client=client, occurred_on__gte=earliest, occurred_on__lte=as_of)
-        .values_list(*FACT_FIELDS)
-    )
-    return [Facts(*row) for row in rows]
-
-
-def _client_health(facts: list[Facts], *, as_of: datetime.date) -> tuple[Health, Health]:
-    weights = settings.CANDOR_HEALTH
-    then = scoring.trend_start(as_of, weights)
-    return (
-        scoring.score(facts, as_of=as_of, weights=weights),
-        scoring.score(facts, as_of=then, weights=weights),
-    )
 
 
 @dataclass(frozen=True)
@@ -112,8 +78,8 @@ def health_refresh(
     # In a query after the lock's: one that waited for it would see the
     # other tables as they were before the write it waited for committed.
     stored_counts, existing, previous = _stored(client.pk, as_of=as_of)
-    facts = _client_facts(client, as_of=as_of)
-    now, then = _client_health(facts, as_of=as_of)
+    facts = selectors.client_facts(client, as_of=as_of)
+    now, then = selectors.health_now_and_then(facts, as_of=as_of)
     trend = scoring.trend(now, then)
     changed = False
     if as_of == today:

@@ -38,7 +38,7 @@ class HealthSnapshot(models.Model):
 class ClientStats(models.Model):
     """The health board's two counts for a client, as of `updated_on`.
 
-    Derived from the log (advisory/rollups.py), not evidence: a table of its
+    Derived from the log (advisory/health/rollups.py), not evidence: a table of its
     own so that the hash-chained history of Client stays as it is. Written by
     `health_refresh` on every disagreement write and by the nightly
     `recompute_health`; a client without a row has no disagreements counted.
@@ -60,7 +60,7 @@ class ClientStats(models.Model):
 
 class ClientMonth(models.Model):
     """A client's active disagreements in a month, counted by tone, decision,
-    verdict and topic (one column per choice: advisory/rollups.py). Derived
+    verdict and topic (one column per choice: advisory/health/rollups.py). Derived
     from the log for the board's charts; rebuilt by `recompute_health --rollups`."""
 
     client = models.ForeignKey(Client, models.CASCADE, related_name="months")

@@ -93,7 +93,7 @@ class Notification(models.Model):
 
 class NotificationPreference(models.Model):
     """How one person wants one kind of notification; no row means the default
-    (`advisory.notifications.DEFAULT_DELIVERY`)."""
+    (`advisory.notifications.preferences.DEFAULT_DELIVERY`)."""
 
     user = models.ForeignKey(User, models.CASCADE, related_name="notification_preferences")
     kind = models.CharField(max_length=30, choices=NotificationKind)

@@ -185,6 +185,12 @@ HOOKS: dict[type[models.Model], SaveHooks] = {
 NO_HOOKS = SaveHooks()
 
 
+def hooks_for(model: type[models.Model]) -> SaveHooks:
+    """The model's hooks, or its nearest base's (a proxy or subclass of a
+    disagreement is saved like one); none for a model without rules."""
+    return next((HOOKS[cls] for cls in model.__mro__ if cls in HOOKS), NO_HOOKS)
+
+
 # --- The kernel --------------------------------------------------------------------
 
 
@@ -211,7 +217,7 @@ def record_save[R: Versioned](
     database's own constraints still refuse anything that slipped through.
     Such a writer must run in a transaction and not go on after an error.
     """
-    hooks = HOOKS.get(type(instance), NO_HOOKS)
+    hooks = hooks_for(type(instance))
     # A bulk writer rolls back as a whole on any error: no savepoint per row.
     with transaction.atomic(savepoint=not prechecked):
         current = None

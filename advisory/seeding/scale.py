@@ -713,7 +713,8 @@ class _Writer:
         for f in rest:
             if not f.has_default() and not f.null and not f.primary_key:
                 raise ValueError(
-                    f"{model.__name__}.{f.name} needs a value: teach advisory/scale.py about it."
+                    f"{model.__name__}.{f.name} needs a value: "
+                    "teach advisory/seeding/scale.py about it."
                 )
         rest = [f for f in rest if not f.primary_key]
         columns = [by_attname[name].column for name in fields] + [f.column for f in rest]

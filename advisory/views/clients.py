@@ -10,7 +10,6 @@ from accounts.permissions import get_visible_or_404, permission_required
 from advisory.filters import ClientFilter
 from advisory.forms import BandOverrideForm, ClientForm
 from advisory.health import selectors
-from advisory.health import services as health_services
 from advisory.models import Client, Disagreement
 from advisory.records import services
 from advisory.transfer import exports
@@ -58,7 +57,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_archived", "-start_date", "title"
     )
     disagreements = client.disagreements.active().select_related("engagement", "logged_by")
-    now, _then = health_services.client_health(client)
+    now, _then = selectors.client_health(client)
     history = selectors.band_history(Client.objects.filter(pk=client.pk))
     context = {
         "client": client,

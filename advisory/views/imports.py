@@ -9,7 +9,6 @@ the session holds what the store handed back.
 from __future__ import annotations
 
 import csv
-import datetime
 import logging
 import time
 from functools import wraps
@@ -29,8 +28,6 @@ from advisory.transfer import jobs as import_jobs
 logger = logging.getLogger(__name__)
 
 SESSION_KEY = "candor_import"
-FOLDER = "imports"
-KEEP_FOR = datetime.timedelta(days=1)
 SHOWN_ROWS = 200
 SHOWN_PROBLEMS = 1000
 LIST_PAGES = {imports.CLIENTS: "client-list", imports.ENGAGEMENTS: "engagement-list"}

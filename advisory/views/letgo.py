@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import get_visible_or_404, permission_required
 from accounts.two_factor import verified_required
 from advisory.forms import LetGoDecisionForm, LetGoProposalForm, OffboardingForm, ReinstateForm
-from advisory.health.selectors import band_history
+from advisory.health import selectors as health_selectors
 from advisory.letgo import selectors, services
 from advisory.models import Client, LetGoCase
 from advisory.records.versioning import EditConflict
@@ -80,7 +80,7 @@ def letgo_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail_context(case: LetGoCase, **forms) -> dict:
-    history = band_history(Client.objects.filter(pk=case.client_id))
+    history = health_selectors.band_history(Client.objects.filter(pk=case.client_id))
     return {
         "case": case,
         "client": case.client,

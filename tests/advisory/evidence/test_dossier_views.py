@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from advisory.evidence.dossier import FORMULA_PREFIXES, _cell, evidence_pack_path
 from advisory.evidence.files import evidence_attach
-from advisory.health.services import client_health
+from advisory.health.selectors import client_health
 from advisory.models import Amendment, Client, Comment, Disagreement, HealthSnapshot, LetGoCase
 from tests.factories import DisagreementFactory, UserFactory
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from accounts.roles import Role
-from advisory.health.services import client_health
+from advisory.health.selectors import client_health
 from advisory.models import Client, Disagreement, Engagement, HealthSnapshot
 from advisory.seeding.scale import ADMIN, ADVISOR, MANAGER
 

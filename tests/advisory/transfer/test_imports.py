@@ -349,8 +349,8 @@ def test_2000_rows_preview_and_import_quickly_with_queries_not_per_row(
     assert Client.objects.count() == 2000
     assert HistoricalClient.objects.filter(history_user=manager).count() == 2000
     assert chain.verify().ok
-    # Generous bounds for slow CI machines; advisory/imports.py's docstring has
-    # the timing measured for 10,000 rows.
+    # Generous bounds for slow CI machines; docs/performance.md ("Measured
+    # reasons in the code") has the timing measured for 10,000 rows.
     assert checked < 10
     assert applied < 60
 
