@@ -3,6 +3,7 @@ field's error, and how many queries the page costs."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from django.db import connection
@@ -46,3 +47,10 @@ def list_queries(client, url: str) -> int:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
     return len(queries)
+
+
+def error_under(page: str, name: str) -> str:
+    """The error shown under the field `name` (crispy's invalid-feedback), as text."""
+    match = re.search(rf'id="id_{name}_error"[^>]*>(.*?)</div>', page, re.S)
+    assert match, f"no error shown next to {name}"
+    return html.unescape(re.sub(r"<[^>]+>", " ", match[1])).strip()

@@ -49,6 +49,7 @@ from advisory.models import (
 from advisory.records.services import disagreement_mark_reviewed
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory
 from tests.otp import SignedInClient as Browser
+from tests.records import fresh
 from tests.security.fuzzing import BY_KIND, FUZZ, row_counts, unsafe_markup
 
 pytestmark = pytest.mark.django_db
@@ -110,10 +111,6 @@ def cast(advisor, manager, admin, acme, acme_engagement, dispute) -> Cast:
         approved=approved,
         let_go=gone.client,
     )
-
-
-def fresh(record):
-    return type(record).objects.get(pk=record.pk)
 
 
 @dataclass

@@ -46,6 +46,7 @@ from advisory.records.services import (
 from advisory.records.versioning import EditConflict, record_save, record_set_archived
 from tests.concurrency import postgresql_only, wait_until_another_waits
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
+from tests.records import fresh
 
 pytestmark = pytest.mark.django_db
 
@@ -84,11 +85,6 @@ def snapshots(client: Client | None = None) -> list[tuple]:
     if client is not None:
         rows = rows.filter(client=client)
     return list(rows.values_list("client_id", "date", "score", "band", "components"))
-
-
-def fresh(disagreement: Disagreement) -> Disagreement:
-    """The record as a new request would load it."""
-    return D.objects.get(pk=disagreement.pk)
 
 
 def recompute(*args: str) -> str:

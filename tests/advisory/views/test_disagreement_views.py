@@ -29,6 +29,7 @@ from tests.factories import (
     EngagementFactory,
     UserFactory,
 )
+from tests.pages import error_under
 from tests.records import reviewed
 
 pytestmark = pytest.mark.django_db
@@ -77,13 +78,6 @@ def url(name: str, disagreement: Disagreement) -> str:
 
 def text(response) -> str:
     return response.content.decode()
-
-
-def field_error(page: str, name: str) -> str:
-    """The error shown under the field `name` (crispy's invalid-feedback), as text."""
-    match = re.search(rf'id="id_{name}_error"[^>]*>(.*?)</div>', page, re.S)
-    assert match, f"no error shown next to {name}"
-    return html.unescape(re.sub(r"<[^>]+>", " ", match[1])).strip()
 
 
 def labels(page: str) -> dict[str, str]:
@@ -605,7 +599,7 @@ def test_bad_input_shows_the_error_next_to_the_field_and_saves_nothing(
     )
 
     assert response.status_code == 400
-    assert field_error(text(response), field).startswith(message)
+    assert error_under(text(response), field).startswith(message)
     assert not Disagreement.objects.exists()
     # What the user typed is kept.
     assert 'value="Bonus accrual left out"' in element(text(response), "title")
@@ -631,7 +625,7 @@ def test_an_engagement_outside_the_scope_cannot_be_posted(
     )
 
     assert response.status_code == 400
-    assert "Select a valid choice" in field_error(text(response), "engagement")
+    assert "Select a valid choice" in error_under(text(response), "engagement")
     assert not Disagreement.objects.filter(title="Sneaky").exists()
 
 
@@ -721,7 +715,7 @@ def test_the_edit_form_refuses_a_future_date_and_saves_nothing(client, advisor, 
     )
 
     assert response.status_code == 400
-    assert field_error(text(response), "occurred_on") == "The date cannot be in the future."
+    assert error_under(text(response), "occurred_on") == "The date cannot be in the future."
     dispute.refresh_from_db()
     assert dispute.occurred_on == OCCURRED
     assert dispute.version == 1
@@ -880,7 +874,7 @@ def test_an_acknowledgment_without_the_clients_words_is_refused(client, advisor,
 
     assert response.status_code == 400
     assert (
-        field_error(text(response), "client_words")
+        error_under(text(response), "client_words")
         == "Quote the client's acknowledgment in their own words."
     )
     dispute.refresh_from_db()
@@ -896,7 +890,7 @@ def test_an_acknowledgment_is_refused_when_the_client_accepted(client, advisor, 
     )
 
     assert response.status_code == 400
-    assert "only applies when the client proceeded" in field_error(
+    assert "only applies when the client proceeded" in error_under(
         text(response), "risk_acknowledged"
     )
     dispute.refresh_from_db()
@@ -971,7 +965,7 @@ def test_a_verdict_without_the_outcome_is_refused(client, advisor, dispute):
     )
 
     assert response.status_code == 400
-    assert field_error(text(response), "outcome") == "Describe how it turned out."
+    assert error_under(text(response), "outcome") == "Describe how it turned out."
     dispute.refresh_from_db()
     assert dispute.verdict == Disagreement.Verdict.PENDING
 
@@ -985,7 +979,7 @@ def test_an_outcome_before_the_decision_is_refused(client, advisor, dispute):
     )
 
     assert response.status_code == 400
-    assert "Record the client's decision before the outcome." in field_error(
+    assert "Record the client's decision before the outcome." in error_under(
         text(response), "verdict"
     )
     dispute.refresh_from_db()
@@ -1094,7 +1088,7 @@ def test_a_bad_amendment_shows_the_error_and_saves_nothing(
     response = client.post(url("disagreement-amend", dispute), post | data)
 
     assert response.status_code == 400
-    assert field_error(text(response), field).startswith(message)
+    assert error_under(text(response), field).startswith(message)
     assert not Amendment.objects.exists()
     dispute.refresh_from_db()
     assert dispute.version == 2
@@ -1119,7 +1113,7 @@ def test_an_amended_date_after_the_decision_is_refused_next_to_the_value(
     )
 
     assert response.status_code == 400
-    assert field_error(text(response), "new_value") == (
+    assert error_under(text(response), "new_value") == (
         "This cannot be before the disagreement occurred."
     )
     dispute.refresh_from_db()
@@ -1191,7 +1185,7 @@ def test_an_empty_comment_shows_the_error_and_saves_nothing(client, manager, dis
     response = client.post(url("comment-create", dispute), {"body": ""})
 
     assert response.status_code == 400
-    assert field_error(text(response), "body") == "This field is required."
+    assert error_under(text(response), "body") == "This field is required."
     assert not Comment.objects.exists()
 
 
