@@ -12,7 +12,9 @@ still reveals nothing about which addresses have an account.
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
@@ -50,7 +52,16 @@ def _retry(attempt: int, *, user_id: int, domain: str, site_name: str, protocol:
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
-    """Django's form, with a failed send queued for a retry instead of dropped."""
+    """Django's form, with a failed send queued for a retry instead of dropped,
+    and the link built from BASE_URL (settings.CANDOR_BASE_URL).
+
+    Django would build it from the request's Host header, which a stranger
+    chooses: any host ALLOWED_HOSTS accepts, with any port, would then be in a
+    link mailed to the account's owner."""
+
+    def save(self, domain_override=None, use_https=False, **kwargs) -> None:
+        base = urlsplit(settings.CANDOR_BASE_URL)
+        super().save(domain_override=base.netloc, use_https=base.scheme == "https", **kwargs)
 
     def send_mail(
         self,

@@ -102,3 +102,19 @@ def test_password_reset_mails_a_link_only_to_a_known_address(client, advisor, ma
     assert "/accounts/reset/" in mailoutbox[0].body
     client.post(reverse("password_reset"), {"email": "nobody@example.com"})
     assert len(mailoutbox) == 1
+
+
+def test_the_reset_link_comes_from_base_url_not_the_host_header(
+    client, advisor, mailoutbox, settings
+):
+    settings.CANDOR_BASE_URL = "https://candor.example.com"
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "candor.example.com"]
+
+    client.post(
+        reverse("password_reset"), {"email": "alice@example.com"}, HTTP_HOST="127.0.0.1:6666"
+    )
+
+    [mail] = mailoutbox
+    assert "https://candor.example.com/accounts/reset/" in mail.body
+    assert "6666" not in mail.body
+    assert "127.0.0.1" not in mail.body
