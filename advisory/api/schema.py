@@ -70,6 +70,10 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="No such record among those you can see."),
 }
 LIST_404 = OpenApiResponse(ErrorSerializer, description="The page number is out of range.")
+RECORD_LIST_404 = OpenApiResponse(
+    ErrorSerializer,
+    description="No such record among those you can see, or the page number is out of range.",
+)
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:

@@ -27,7 +27,7 @@ from accounts.permissions import can_comment
 from advisory.api.errors import as_api_error
 from advisory.api.filters import LetGoCaseFilter, ScopedFilterBackend
 from advisory.api.permissions import RolePermission
-from advisory.api.schema import LIST_404, conflict, errors
+from advisory.api.schema import LIST_404, RECORD_LIST_404, conflict, errors
 from advisory.api.serializers import (
     ClientSerializer,
     ClientUpdateSerializer,
@@ -395,7 +395,11 @@ class DisagreementViewSet(ScopedViewSet):
         methods=["GET"],
         summary="List a disagreement's comments",
         description="Managers' review notes and the logging advisor's replies, oldest first.",
-        responses={200: CommentSerializer(many=True), **errors(401, 403, 404)},
+        responses={
+            200: CommentSerializer(many=True),
+            **errors(400, 401, 403),
+            404: RECORD_LIST_404,
+        },
     )
     @extend_schema(
         methods=["POST"],
