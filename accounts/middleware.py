@@ -1,5 +1,6 @@
 """Sessions end after a period without activity (settings.SESSION_COOKIE_AGE),
-and need the second factor on every page once a user has an authenticator app."""
+need the second factor on every page once a user has an authenticator app, and
+their pages are never kept by a shared cache or the browser."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from functools import cached_property
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control
 
 # Moving the expiry costs a write of the session; once a minute is precise enough.
 TOUCH_EVERY = 60
@@ -148,3 +150,23 @@ def _note_no_app(sender, request: HttpRequest | None, user, **kwargs) -> None:
         return
     if not two_factor.is_enrolled(user):
         session[NO_APP_KEY] = True
+
+
+class PrivatePagesMiddleware:
+    """A signed-in person's HTML pages say `Cache-Control: private, no-store`:
+    no shared proxy keeps them, and the browser's back button after log-out
+    shows nothing of them. (Files and API answers set their own.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            patch_cache_control(response, private=True, no_store=True)
+        return response

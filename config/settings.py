@@ -62,6 +62,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Framing and the CSP before anything that can answer early (a disallowed
+    # host's 400 comes from CommonMiddleware), so every answer carries them.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # The database unreachable: 503 with a friendly page (config/middleware.py;
     # errors from the middleware below reach the same page through handler500).
     "config.middleware.DatabaseUnavailableMiddleware",
@@ -78,9 +82,8 @@ MIDDLEWARE = [
     # Refused requests (401/403/404) to the security log (accounts/audit.py).
     "accounts.audit.DeniedRequestLogMiddleware",
     "accounts.middleware.SessionIdleTimeoutMiddleware",
+    "accounts.middleware.PrivatePagesMiddleware",  # signed-in pages: private, no-store
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Axes must come last: it inspects the outcome of authentication.

@@ -36,12 +36,18 @@ from django.test import Client
 browser = Client(HTTP_HOST="candor.example.com")
 https = browser.get("/healthz", secure=True)
 http = browser.get("/clients/")
+# The 400 page renders the base template; no collectstatic ran for its manifest.
+from django.test.utils import override_settings
+plain_static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain_static}):
+    bad_host = browser.get("/clients/", secure=True, HTTP_HOST="evil.example.net")
 validators = {
     v["NAME"].rsplit(".", 1)[1]: v.get("OPTIONS", {}) for v in settings.AUTH_PASSWORD_VALIDATORS
 }
 print(json.dumps({
     "https": {"status": https.status_code, "headers": dict(https.headers)},
     "http": {"status": http.status_code, "location": http.get("Location")},
+    "bad_host": {"status": bad_host.status_code, "headers": dict(bad_host.headers)},
     "settings": {name: getattr(settings, name) for name in [
         "DEBUG", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE",
         "CSRF_COOKIE_SECURE", "CSRF_COOKIE_HTTPONLY", "CSRF_COOKIE_SAMESITE",
@@ -91,6 +97,22 @@ def test_production_sends_hsts_and_the_security_headers(production):
     assert directives(headers["content-security-policy"]) == STRICT_CSP
 
 
+def test_a_disallowed_hosts_400_carries_the_same_security_headers(production):
+    bad = production["bad_host"]
+    assert bad["status"] == 400
+    headers = {name.lower(): value for name, value in bad["headers"].items()}
+    good = {name.lower(): value for name, value in production["https"]["headers"].items()}
+    for name in [
+        "strict-transport-security",
+        "x-content-type-options",
+        "referrer-policy",
+        "cross-origin-opener-policy",
+        "x-frame-options",
+    ]:
+        assert headers.get(name) == good[name], name
+    assert directives(headers["content-security-policy"]) == STRICT_CSP
+
+
 def test_production_redirects_plain_http_to_https(production):
     assert production["http"] == {"status": 301, "location": "https://candor.example.com/clients/"}
 
@@ -110,6 +132,19 @@ def test_production_cookies_are_secure_httponly_and_samesite(production):
 
 def test_production_asks_for_passwords_of_twelve_characters(production):
     assert production["validators"]["MinimumLengthValidator"] == {"min_length": 12}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["dashboard", "client-list", "health-board", "password_change"])
+def test_signed_in_pages_are_private_and_never_stored(client, advisor, name):
+    client.force_login(advisor)
+
+    response = client.get(reverse(name))
+
+    assert response.status_code == 200
+    assert {"private", "no-store"} <= {
+        part.strip() for part in response["Cache-Control"].split(",")
+    }
 
 
 @pytest.mark.django_db
