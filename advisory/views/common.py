@@ -21,6 +21,7 @@ from advisory.records.versioning import EditConflict
 from advisory.transfer.exports import ListExport
 
 PAGE_SIZE = 25
+ALREADY_SAVED = "This was already saved as you sent it; nothing was changed."
 COUNT_UP_TO = 1000  # rows counted at least; beyond, lists say "more than 1,000"
 MAX_PAGE = 10**9  # a later page number shows the last page
 
@@ -141,6 +142,8 @@ def save_form(
     - invalid input: the form with errors next to the fields (status 400);
     - a stale version: the form keeps the user's text, the conflict shows the
       other person's values, and resubmitting saves deliberately (status 409);
+      unless the record already holds exactly what was sent (a double click,
+      a resend): then nothing is written and the person is told so;
     - a rule refused by the service: its message on the form (status 400).
     """
     status = 200
@@ -151,8 +154,11 @@ def save_form(
             try:
                 obj = save()
             except EditConflict as exc:
-                status = 409
                 conflict = conflict_rows(form, exc.current)
+                if not conflict:
+                    messages.info(request, ALREADY_SAVED)
+                    return redirect(exc.current)
+                status = 409
                 refresh_version(form, exc.current.version)
             except ValidationError as exc:
                 add_errors(form, exc)
