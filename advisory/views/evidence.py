@@ -3,6 +3,8 @@ checked view (there is no public media URL)."""
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +16,8 @@ from accounts.permissions import get_visible_or_404
 from advisory.evidence import files
 from advisory.forms import EvidenceForm
 from advisory.models import Disagreement, EvidenceFile
+
+logger = logging.getLogger(__name__)
 
 
 @require_POST
@@ -46,14 +50,26 @@ def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_safe
 @login_required
-def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
+def evidence_download(request: HttpRequest, pk: int) -> HttpResponse:
     evidence = get_object_or_404(
         EvidenceFile.objects.select_related("disagreement"),
         disagreement__in=Disagreement.objects.visible_to(request.user),
         pk=pk,
     )
+    try:
+        stored = evidence.file.open("rb")
+    except FileNotFoundError:
+        # The record stays (the log keeps its size and SHA-256); the bytes are
+        # gone from the storage: say so, and tell the administrators.
+        logger.error(
+            "Evidence file %s (disagreement %s) is missing from storage: %s",
+            evidence.pk,
+            evidence.disagreement_id,
+            evidence.file.name,
+        )
+        return render(request, "advisory/evidence_missing.html", {"evidence": evidence}, status=410)
     response = FileResponse(
-        evidence.file.open("rb"),
+        stored,
         as_attachment=True,
         filename=evidence.original_name,
         content_type=evidence.content_type,

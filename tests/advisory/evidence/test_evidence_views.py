@@ -351,6 +351,25 @@ def test_the_download_keeps_a_non_ascii_name(client, advisor, dispute, media):
     assert response["Content-Disposition"] == ("attachment; filename*=utf-8''Best%C3%A4tigung.pdf")
 
 
+def test_a_file_missing_from_storage_answers_410_with_a_page_and_a_log_line(
+    client, advisor, dispute, media, caplog
+):
+    evidence = attach(dispute, advisor, name="reply.eml", content=EML)
+    (media / evidence.file.name).unlink()
+    client.force_login(advisor)
+    client.raise_request_exception = False
+
+    response = client.get(reverse("evidence-download", args=[evidence.pk]))
+
+    assert response.status_code == 410
+    page = response.content.decode()
+    assert "This evidence file is missing" in page
+    assert "reply.eml" in page
+    assert dispute.get_absolute_url() in page
+    assert f"Evidence file {evidence.pk} (disagreement {dispute.pk}) is missing" in caplog.text
+    assert EvidenceFile.objects.filter(pk=evidence.pk).exists()
+
+
 def test_evidence_links_to_its_download(advisor, dispute, media):
     evidence = attach(dispute, advisor)
     assert evidence.get_absolute_url() == reverse("evidence-download", args=[evidence.pk])
