@@ -44,7 +44,8 @@ CATCH_ALL_VIEWS = {"not_found", "catch_all_view"}
 TWO_FACTOR = "accounts.two_factor"
 
 
-def _ip(request: HttpRequest | None) -> str:
+def client_address(request: HttpRequest | None) -> str:
+    """The client's address as django-axes sees it (behind a proxy: docs/deploy.md)."""
     if request is None:
         return "-"
     return getattr(request, "axes_ip_address", None) or get_client_ip_address(request) or "-"
@@ -72,7 +73,7 @@ def _log(
         method,
         path,
         who,
-        _ip(request),
+        client_address(request),
         f" ({note})" if note else "",
         extra={
             "event": event,
@@ -81,7 +82,7 @@ def _log(
             "method": method,
             "path": path,
             "status": status,
-            "ip": _ip(request),
+            "ip": client_address(request),
         },
     )
 
@@ -181,3 +182,11 @@ def security_event(
     """One line in the security log about `user` (e.g. two-factor sign-in,
     accounts/two_factor.py); say what happened, never what was typed."""
     _log(level, event, request, user_id=user.pk, username=user.get_username(), note=note)
+
+
+def security_log(
+    request: HttpRequest | None, event: str, *, level: int = logging.INFO, note: str = ""
+) -> None:
+    """One line in the security log about a request, by whoever sent it."""
+    who = _user_fields(request) if request is not None else {"user_id": None, "username": "-"}
+    _log(level, event, request, note=note, **who)

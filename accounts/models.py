@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import hashlib
 import secrets
 from typing import NamedTuple
@@ -136,6 +137,17 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.username
 
+    def save(self, *args, **kwargs) -> None:
+        # set_password() keeps the new password in _password until the save (a
+        # login that only rehashes it clears that first): a changed or reset
+        # password ends every API token, as whoever knew the old one may hold one.
+        changed = self._password is not None and self.pk is not None
+        super().save(*args, **kwargs)
+        if changed:
+            self.api_tokens.active().update(
+                revoked_at=timezone.now(), revoked_because=ApiToken.PASSWORD_CHANGED
+            )
+
     @cached_property
     def role(self) -> Role | None:
         """The user's highest role, or None."""
@@ -208,20 +220,29 @@ class Team(models.Model):
 
 class ApiTokenQuerySet(models.QuerySet):
     def active(self) -> ApiTokenQuerySet:
-        return self.filter(revoked_at__isnull=True)
+        """Neither revoked nor expired."""
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        )
 
-    def issue(self, *, user: User, name: str) -> tuple[ApiToken, str]:
-        """Create a token for `user`; returns it and its secret.
+    def issue(
+        self, *, user: User, name: str, lifetime: datetime.timedelta | None = None
+    ) -> tuple[ApiToken, str]:
+        """Create a token for `user`, valid for `lifetime` (None: until revoked);
+        returns it and its secret.
 
         The secret is shown once: only its SHA-256 is stored, so nobody (the
         database, an admin, a backup) can read it back.
         """
         secret = ApiToken.SECRET_PREFIX + secrets.token_urlsafe(32)
+        now = timezone.now()
         token = ApiToken(
             user=user,
             name=name.strip(),
             key_prefix=secret[: ApiToken.PREFIX_LENGTH],
             key_hash=ApiToken.hash(secret),
+            created_at=now,
+            expires_at=now + lifetime if lifetime is not None else None,
         )
         token.full_clean()
         token.save()
@@ -248,8 +269,12 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_because = models.CharField(max_length=100, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ApiTokenQuerySet.as_manager()
+
+    PASSWORD_CHANGED = "the password changed"
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -263,8 +288,12 @@ class ApiToken(models.Model):
         return hashlib.sha256(secret.encode()).hexdigest()
 
     @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
 
     def revoke(self) -> None:
         if self.revoked_at is None:

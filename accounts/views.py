@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -22,12 +24,30 @@ def lockout(request: HttpRequest, original_response=None, credentials=None) -> H
     return render(request, "accounts/lockout.html", context, status=429)
 
 
+LIFETIMES = {"30": 30, "90": 90, "365": 365, "never": None}
+
+
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
         label="Token name",
         max_length=100,
         help_text="What it is for, so you know which to revoke later (e.g. “Reporting script”).",
     )
+    lifetime = forms.ChoiceField(
+        label="Expires",
+        choices=[
+            ("30", "In 30 days"),
+            ("90", "In 90 days"),
+            ("365", "In a year"),
+            ("never", "Never"),
+        ],
+        initial="90",
+        help_text="An expiring token stops by itself; one that never expires must be revoked.",
+    )
+
+    def clean_lifetime(self) -> datetime.timedelta | None:
+        days = LIFETIMES[self.cleaned_data["lifetime"]]
+        return datetime.timedelta(days=days) if days is not None else None
 
 
 @never_cache
@@ -41,7 +61,9 @@ def profile(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             new_token, secret = ApiToken.objects.issue(
-                user=request.user, name=form.cleaned_data["name"]
+                user=request.user,
+                name=form.cleaned_data["name"],
+                lifetime=form.cleaned_data["lifetime"],
             )
             form = ApiTokenForm()
         else:

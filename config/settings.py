@@ -338,6 +338,10 @@ SPECTACULAR_SETTINGS = {
     # No validator badge: it would load from swagger.io. No deep links: Swagger
     # UI puts them inside each operation's button (axe-core: nested-interactive).
     "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "advisory.api.schema.add_throttled_answers",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "BandEnum": "advisory.models.Band",
         "ClientStatusEnum": "advisory.models.Client.Status",

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from huey.contrib.djhuey import HUEY
 
 from accounts.models import Team, User
@@ -56,6 +58,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def _empty_task_queue() -> None:
     HUEY.flush()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_cache() -> None:
+    """Each test starts with an empty process-local cache: counters kept there
+    (failed API tokens per address) must not carry over from other tests. A
+    shared cache (REDIS_URL) is never emptied."""
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
 
 
 @pytest.fixture(autouse=True)

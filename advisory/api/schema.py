@@ -97,3 +97,26 @@ def conflict(serializer: type[serializers.Serializer], name: str) -> dict[int, O
             "Compare with `current` and send again with its version.",
         )
     }
+
+
+def add_throttled_answers(result: dict, generator, request, public) -> dict:
+    """A drf-spectacular postprocessing hook: every operation that can answer
+    401 can also answer 429, once an address has sent too many invalid tokens
+    (accounts.authentication), with Retry-After saying when to try again."""
+    throttled = {
+        "description": "Too many invalid tokens from your address; try again after "
+        "`Retry-After` seconds.",
+        "headers": {
+            "Retry-After": {
+                "schema": {"type": "integer"},
+                "description": "Seconds until the address may try again.",
+            }
+        },
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if "401" in responses:
+                responses.setdefault("429", throttled)
+    return result

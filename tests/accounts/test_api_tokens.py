@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,9 +56,10 @@ def test_it_lists_the_users_own_tokens_without_their_secrets(client, advisor, ot
 
 def test_creating_a_token_shows_the_secret_once_and_stores_only_its_hash(client, advisor):
     client.force_login(advisor)
-    response = client.post(PROFILE, {"name": "  Reporting script "})
+    response = client.post(PROFILE, {"name": "  Reporting script ", "lifetime": "90"})
     assert response.status_code == 200
     token = ApiToken.objects.get()
+    assert token.expires_at == token.created_at + datetime.timedelta(days=90)
     secret = response.context["secret"]
     assert secret.startswith("cnd_") and len(secret) > 40
     assert secret in response.content.decode()
@@ -208,3 +209,105 @@ def test_a_user_without_a_role_can_hold_a_token_but_gets_403(team):
     nobody = UserFactory(username="eve", role="", team=team)
     _, secret = issue(nobody)
     assert bearer(secret).get(CLIENTS).status_code == 403
+
+
+# --- Expiry ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("choice", "days"), [("30", 30), ("90", 90), ("365", 365), ("never", None)]
+)
+def test_a_token_gets_the_expiry_chosen_at_creation(client, advisor, choice, days):
+    client.force_login(advisor)
+
+    client.post(PROFILE, {"name": "Script", "lifetime": choice})
+
+    token = ApiToken.objects.get()
+    if days is None:
+        assert token.expires_at is None
+    else:
+        assert token.expires_at == token.created_at + datetime.timedelta(days=days)
+
+
+def test_an_expired_token_is_refused_and_says_so(advisor):
+    token, secret = ApiToken.objects.issue(
+        user=advisor, name="Short", lifetime=datetime.timedelta(days=30)
+    )
+    with time_machine.travel(token.expires_at + datetime.timedelta(seconds=1)):
+        response = bearer(secret).get("/api/clients/")
+        assert not ApiToken.objects.active().exists()
+
+    assert response.status_code == 401
+    assert "This token expired on" in response.json()["detail"]
+
+
+def test_the_profile_says_when_a_token_expires(client, advisor):
+    ApiToken.objects.issue(user=advisor, name="Short", lifetime=datetime.timedelta(days=30))
+    client.force_login(advisor)
+
+    assert "Active until" in client.get(PROFILE).content.decode()
+
+
+# --- A new password ends every token ---------------------------------------------------
+
+
+def test_changing_the_password_revokes_the_tokens_and_the_profile_says_why(client, advisor):
+    _, secret = issue(advisor)
+    client.force_login(advisor)
+
+    client.post(
+        reverse("password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-brand-new-pass-42",
+            "new_password2": "a-brand-new-pass-42",
+        },
+    )
+
+    token = ApiToken.objects.get()
+    assert token.revoked_at is not None
+    assert token.revoked_because == ApiToken.PASSWORD_CHANGED
+    assert bearer(secret).get("/api/clients/").status_code == 401
+    assert "because the password changed" in client.get(PROFILE).content.decode()
+
+
+def test_resetting_the_password_revokes_the_tokens(advisor):
+    issue(advisor)
+    advisor.set_password("a-reset-password-99")
+    advisor.save()
+
+    assert not ApiToken.objects.active().exists()
+
+
+def test_a_log_in_that_only_rehashes_the_password_keeps_the_tokens(advisor, settings):
+    issue(advisor)
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+
+    assert advisor.check_password(PASSWORD)  # upgraded to PBKDF2 and saved
+
+    advisor.refresh_from_db()
+    assert advisor.password.startswith("pbkdf2_")
+    assert ApiToken.objects.active().count() == 1
+
+
+# --- Guessing is slowed ----------------------------------------------------------------
+
+
+def test_failed_tokens_from_one_address_are_throttled_and_logged_once(advisor, caplog):
+    from accounts.authentication import FAILURE_LIMIT, FAILURE_WINDOW
+
+    _, secret = issue(advisor)
+    guesses = [bearer(f"cnd_guess{i}").get("/api/clients/") for i in range(FAILURE_LIMIT)]
+    assert {response.status_code for response in guesses} == {401}
+
+    blocked = bearer(f"cnd_guess{FAILURE_LIMIT}").get("/api/clients/")
+    also_blocked = bearer(secret).get("/api/clients/")  # a right token from there waits too
+
+    assert blocked.status_code == also_blocked.status_code == 429
+    assert 0 < int(blocked["Retry-After"]) <= FAILURE_WINDOW
+    assert caplog.text.count("api tokens throttled") == 1
+    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=FAILURE_WINDOW + 1)):
+        assert bearer(secret).get("/api/clients/").status_code == 200

@@ -180,3 +180,14 @@ def test_bad_paging_gets_an_answer_the_schema_lists(records, auth):
                     failures.append(f"{operation.label} {query}: {exc}")
     assert checked >= 4 * 5
     assert not failures, "\n".join(failures)
+
+
+def test_every_operation_lists_the_429_for_too_many_invalid_tokens():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    operations = [op for ops in schema["paths"].values() for op in ops.values()]
+    assert len(operations) >= 15
+    for operation in operations:
+        assert "Retry-After" in operation["responses"]["429"]["headers"]
