@@ -10,7 +10,7 @@ from django.urls import reverse
 from advisory.models import NAME_TAKEN, Client
 from advisory.transfer import imports
 from tests.advisory.api.test_api import api
-from tests.advisory.transfer.test_imports import csv_bytes, new_client
+from tests.advisory.transfer.importing import csv_bytes, new_client
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db
