@@ -200,11 +200,11 @@ def start_gunicorn(
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [
         str(gunicorn) if gunicorn.exists() else "gunicorn",
+        "--config=config/gunicorn.py",  # as in production (docs/deploy.md)
         "config.wsgi:application",
         "--workers=2",
         f"--bind=127.0.0.1:{port}",
         "--timeout=120",
-        "--no-control-socket",
         f"--error-logfile={log}",
     ]
     # Its own process group, so stopping it stops its workers too.

@@ -7,7 +7,15 @@ tests/test_settings.py (test_a_production_configuration_passes_check_deploy).
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,9 +23,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from bench.run import free_port
 from tests.factories import PASSWORD
 from tests.security.html import inline_code
-from tests.test_settings import run
+from tests.test_settings import CONFIG_VARS, ROOT, run
 
 PRODUCTION = {
     "SECRET_KEY": "a-long-random-production-key-with-enough-entropy-0123456789-abcdef",
@@ -266,3 +275,59 @@ def test_the_checker_finds_what_the_policy_refuses():
     assert len(inline_code('<p style="color: red">x</p>')) == 1
     assert len(inline_code("<style>p {}</style>")) == 1
     assert len(inline_code('<a href="javascript:go()">x</a>')) == 1
+
+
+def test_gunicorn_with_candors_config_sends_no_server_banner(tmp_path):
+    """docs/deploy.md serves with `gunicorn -c config/gunicorn.py`: no "Server: gunicorn"."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", ENV_FILE="", **PRODUCTION)
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "-c",
+            "config/gunicorn.py",
+            "config.wsgi",
+            f"--bind=127.0.0.1:{port}",
+            "--workers=1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "gunicorn.log").open("wb"),
+        start_new_session=True,
+    )
+    try:
+        response = _get_when_up(f"http://127.0.0.1:{port}/healthz", server, tmp_path)
+        assert response.status == 200
+        assert response.getheader("Server") is None
+        # The application's own headers are untouched.
+        assert response.getheader("X-Content-Type-Options") == "nosniff"
+        assert not (tmp_path / "control.sock").exists()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+
+
+def _get_when_up(url: str, server: subprocess.Popen, tmp_path) -> http.client.HTTPResponse:
+    parts = urllib.parse.urlsplit(url)
+    deadline = time.monotonic() + 30
+    while True:
+        assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+        try:
+            # X-Forwarded-Proto: production redirects plain HTTP (SECURE_SSL).
+            connection.request(
+                "GET",
+                parts.path,
+                headers={"Host": "candor.example.com", "X-Forwarded-Proto": "https"},
+            )
+            response = connection.getresponse()
+            response.read()
+            return response
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+        finally:
+            connection.close()

@@ -107,6 +107,15 @@ def test_healthz_answers_ok_without_session_or_database(client, django_assert_nu
     assert "sessionid" not in response.cookies
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["healthz", "healthz-ready"])
+def test_probes_answer_head_requests_too(client, name):
+    """Some load balancers and uptime monitors probe with HEAD."""
+    response = client.head(reverse(name))
+    assert response.status_code == 200
+    assert client.post(reverse(name)).status_code == 405
+
+
 def test_pages_send_a_strict_content_security_policy(client, advisor):
     client.force_login(advisor)
     policy = client.get(reverse("dashboard"))["Content-Security-Policy"]
