@@ -88,6 +88,13 @@ def _test_settings(settings) -> None:
 
 
 @pytest.fixture
+def media(settings, tmp_path):
+    """Stored files (evidence, uploads) go to a folder of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
 def client() -> SignedInClient:
     """pytest-django's test client, but `force_login` passes two-factor sign-in
     too (tests/otp.py): admins need it for let-go decisions and the admin."""

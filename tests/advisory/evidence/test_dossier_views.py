@@ -44,12 +44,6 @@ DAYS = datetime.timedelta(days=1)
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def overridden(acme_engagement, manager) -> Disagreement:
     """Reviewed, amended, proceeded against advice with a signed acknowledgment,
     and the advice vindicated: every part of the story filled in."""

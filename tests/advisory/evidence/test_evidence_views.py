@@ -62,12 +62,6 @@ ALLOWED = [
 ]
 
 
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
 def stored_files(media) -> list:
     return [path for path in media.rglob("*") if path.is_file()]
 

@@ -517,12 +517,6 @@ def test_a_user_without_a_role_cannot_propose(acme, team, dispute):
 READ_ONLY = "has been let go"
 
 
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
 def new_disagreement(engagement: Engagement) -> Disagreement:
     return Disagreement(
         engagement=engagement,

@@ -38,12 +38,6 @@ def let_go(dispute) -> Disagreement:
     return dispute
 
 
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
 def test_commenting_on_an_archived_disagreement_says_why_and_stores_nothing(
     client, manager, dispute
 ):

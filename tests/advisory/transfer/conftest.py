@@ -11,9 +11,8 @@ from tests.advisory.transfer.importing import csv_bytes, new_client
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
+def _media(media):
+    """Uploads waiting for confirmation are files: never in the real MEDIA_ROOT."""
 
 
 @pytest.fixture
