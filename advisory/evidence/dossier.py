@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Team, User
+from advisory.evidence import integrity
 from advisory.health import score as scoring
 from advisory.health import selectors
 from advisory.health.selectors import client_health
@@ -211,7 +212,9 @@ def evidence_pack(
     try:
         with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             pack = _Pack(archive, stamp)
-            evidence_rows = [_pack_evidence(pack, e) for e in context["evidence_files"]]
+            packed = [(e, _pack_evidence(pack, e)) for e in context["evidence_files"]]
+            integrity.evidence_checks_record([(e, row.get("pack_sha256")) for e, row in packed])
+            evidence_rows = [row for _, row in packed]
             tables = _tables(client, context, evidence_rows)
             pack.add_json("client.json", _client_json(context, tables))
             for name, (columns, rows) in tables.items():
@@ -316,9 +319,8 @@ def evidence_pack_path(evidence: EvidenceFile) -> str:
 def _pack_evidence(pack: _Pack, evidence: EvidenceFile) -> dict[str, Any]:
     """Copy one evidence file into the pack in chunks; its row says what happened."""
     path = evidence_pack_path(evidence)
-    try:
-        source = evidence.file.open("rb")
-    except (FileNotFoundError, ValueError):  # ValueError: no file on the record
+    source = integrity.open_stored(evidence)
+    if source is None:
         return {"pack_path": None, "pack_status": "missing from storage"}
     try:
         with pack.open(path) as member:

@@ -39,6 +39,7 @@ from advisory.models.records import Disagreement as Disagreement
 from advisory.models.records import DisagreementQuerySet as DisagreementQuerySet
 from advisory.models.records import Engagement as Engagement
 from advisory.models.records import EngagementQuerySet as EngagementQuerySet
+from advisory.models.records import EvidenceCheck as EvidenceCheck
 from advisory.models.records import EvidenceFile as EvidenceFile
 from advisory.models.records import evidence_path as evidence_path
 from advisory.models.records import long_text as long_text

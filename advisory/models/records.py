@@ -623,3 +623,29 @@ class EvidenceFile(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("evidence-download", args=[self.pk])
+
+
+class EvidenceCheck(models.Model):
+    """The last comparison of an evidence file's stored bytes with the SHA-256
+    recorded at upload (advisory.evidence.integrity: downloads, the evidence
+    pack and `verify_log` make it). An observation about the storage, not part
+    of the record, so not history-tracked: the file's own entry is untouched."""
+
+    class Result(models.TextChoices):
+        MATCH = "match", "Matches its SHA-256"
+        CHANGED = "changed", "Changed since upload"
+        MISSING = "missing", "Missing from storage"
+
+    evidence = models.OneToOneField(
+        EvidenceFile, models.CASCADE, primary_key=True, related_name="integrity"
+    )
+    result = models.CharField(max_length=10, choices=Result)
+    found_sha256 = models.CharField(max_length=64, blank=True)  # of the bytes found, if any
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.evidence_id}: {self.result}"
+
+    @property
+    def failed(self) -> bool:
+        return self.result != self.Result.MATCH

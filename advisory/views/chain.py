@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.permissions import permission_required
+from advisory.evidence import integrity
 from advisory.history import chain
 
 
@@ -13,4 +14,9 @@ from advisory.history import chain
 def verify_log(request: HttpRequest) -> HttpResponse:
     """Walk the whole chain now: every entry against its hash, every link against the last."""
     result = chain.verify()
-    return render(request, "advisory/verify_log.html", {"result": result})
+    # Reading every stored file is verify_log's job, not a page's: the page
+    # shows what the last readings found.
+    failed_files = integrity.failed_checks()
+    return render(
+        request, "advisory/verify_log.html", {"result": result, "failed_files": failed_files}
+    )

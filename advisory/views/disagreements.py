@@ -167,7 +167,7 @@ def _detail_context(request: HttpRequest, disagreement: Disagreement, **forms) -
         "object": disagreement,
         "amendments": amendments,
         "comments": disagreement.comments.select_related("author"),
-        "evidence_files": disagreement.evidence.select_related("uploaded_by"),
+        "evidence_files": disagreement.evidence.select_related("uploaded_by", "integrity"),
         "editable": editable,
         # Nothing is added to an archived disagreement or a let-go client's.
         "can_comment": not disagreement.is_read_only and can_comment(user, disagreement),

@@ -3,7 +3,7 @@ checked view (there is no public media URL)."""
 
 from __future__ import annotations
 
-import logging
+import base64
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,11 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.permissions import get_visible_or_404
-from advisory.evidence import files
+from advisory.evidence import files, integrity
 from advisory.forms import EvidenceForm
 from advisory.models import Disagreement, EvidenceFile
 
-logger = logging.getLogger(__name__)
+# Put before the name of a download whose bytes no longer match their SHA-256.
+CHANGED_PREFIX = "CHANGED SINCE UPLOAD - "
 
 
 @require_POST
@@ -56,23 +57,29 @@ def evidence_download(request: HttpRequest, pk: int) -> HttpResponse:
         disagreement__in=Disagreement.objects.visible_to(request.user),
         pk=pk,
     )
-    try:
-        stored = evidence.file.open("rb")
-    except FileNotFoundError:
+    stored = integrity.open_stored(evidence)
+    if stored is None:
         # The record stays (the log keeps its size and SHA-256); the bytes are
         # gone from the storage: say so, and tell the administrators.
-        logger.error(
-            "Evidence file %s (disagreement %s) is missing from storage: %s",
-            evidence.pk,
-            evidence.disagreement_id,
-            evidence.file.name,
-        )
+        integrity.evidence_check_record(evidence, None)
         return render(request, "advisory/evidence_missing.html", {"evidence": evidence}, status=410)
+    # Hashed before sending (at most MAX_EVIDENCE_BYTES), so a file that is no
+    # longer what was uploaded can say so in its name and headers.
+    found = integrity.sha256_of(stored)
+    check = integrity.evidence_check_record(evidence, found)
+    filename = evidence.original_name
+    if check.failed:
+        filename = f"{CHANGED_PREFIX}{filename}"
     response = FileResponse(
         stored,
         as_attachment=True,
-        filename=evidence.original_name,
+        filename=filename,
         content_type=evidence.content_type,
+    )
+    # RFC 9530: the SHA-256 of what is sent, and whether it is what was uploaded.
+    response["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(found)).decode()}:"
+    response["X-Evidence-Integrity"] = (
+        "changed-since-upload; recorded-sha256=" + evidence.sha256 if check.failed else "intact"
     )
     # The browser must not second-guess the type (a file that sniffs as HTML
     # would run on our origin), nor keep a copy in a shared cache.

@@ -6,15 +6,17 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from advisory.evidence import integrity
 from advisory.history import chain
-from advisory.models import ChainLink
+from advisory.models import ChainLink, EvidenceCheck, EvidenceFile
 
 
 class Command(BaseCommand):
     help = (
-        "Check the history's tamper-evident chain: every entry still matches its "
-        "SHA-256 link and every link follows the one before it. Exits with status 1 "
-        "and names the first broken link when it does not."
+        "Check the history's tamper-evident chain (every entry still matches its "
+        "SHA-256 link and every link follows the one before it) and that every stored "
+        "evidence file still holds the bytes uploaded. Exits with status 1 and names "
+        "the first broken link and each file that is not as uploaded."
     )
 
     def add_arguments(self, parser) -> None:
@@ -37,15 +39,46 @@ class Command(BaseCommand):
             total=ChainLink.objects.count(), unit="entry", desc="Verifying", disable=quiet
         ) as bar:
             result = chain.verify(progress=bar.update)
-        if not result.ok:
-            raise CommandError(describe(result))
-        self.stdout.write(
-            self.style.SUCCESS(f"History chain intact: {result.checked} entries verified.")
+        with tqdm(
+            total=EvidenceFile.objects.count(), unit="file", desc="Evidence", disable=quiet
+        ) as bar:
+            failed_files = integrity.evidence_check_all(progress=bar.update)
+        problems = []
+        if result.ok:
+            self.stdout.write(
+                self.style.SUCCESS(f"History chain intact: {result.checked} entries verified.")
+            )
+            if verbosity >= 2:
+                # Kept outside the database, it shows later whether the chain was
+                # cut short or rewritten from some point on.
+                self.stdout.write(f"Latest hash: {result.head}")
+        else:
+            problems.append(describe(result))
+        if failed_files:
+            problems.append(describe_files(failed_files))
+        else:
+            self.stdout.write(
+                self.style.SUCCESS("Evidence files: every stored file matches its SHA-256.")
+            )
+        if problems:
+            raise CommandError("\n\n".join(problems))
+
+
+def describe_files(failed: list[EvidenceCheck]) -> str:
+    files = "file is" if len(failed) == 1 else "files are"
+    lines = [f"{len(failed)} evidence {files} not as uploaded:"]
+    for check in failed:
+        evidence = check.evidence
+        lines.append(
+            f"  Evidence file #{evidence.pk} “{evidence.original_name}” "
+            f"(disagreement #{evidence.disagreement_id}, stored as {evidence.file.name}): "
+            f"{check.get_result_display().lower()}."
         )
-        if verbosity >= 2:
-            # Kept outside the database, it shows later whether the chain was
-            # cut short or rewritten from some point on.
-            self.stdout.write(f"Latest hash: {result.head}")
+        if check.result == EvidenceCheck.Result.CHANGED:
+            lines.append(f"    SHA-256 recorded at upload: {evidence.sha256}")
+            lines.append(f"    SHA-256 of the stored bytes: {check.found_sha256}")
+    lines.append("Restore these files from a backup.")
+    return "\n".join(lines)
 
 
 def describe(result: chain.Result) -> str:

@@ -360,7 +360,10 @@ def test_a_file_missing_from_storage_answers_410_with_a_page_and_a_log_line(
     assert "This evidence file is missing" in page
     assert "reply.eml" in page
     assert dispute.get_absolute_url() in page
-    assert f"Evidence file {evidence.pk} (disagreement {dispute.pk}) is missing" in caplog.text
+    assert (
+        f"Evidence file {evidence.pk} (disagreement {dispute.pk}, stored as {evidence.file.name})"
+        ": missing from storage." in caplog.text
+    )
     assert EvidenceFile.objects.filter(pk=evidence.pk).exists()
 
 
