@@ -91,6 +91,7 @@ def _test_settings(settings) -> None:
 def media(settings, tmp_path):
     """Stored files (evidence, uploads) go to a folder of the test's own."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
     return settings.MEDIA_ROOT
 
 

@@ -11,7 +11,7 @@ history entry, read back by the current code, still hashes to its link.
 What breaks it: a history model's label changing (a model renamed or moved
 to another app), a tracked field renamed or its values stored differently, a
 migration rewriting history rows; anything that changes an old entry's
-canonical form (advisory/history/chain.py).
+canonical form (advisory/history/log.py).
 
 Only stable names are used here (Django's migration machinery, `call_command`,
 the app registry), not the product's modules, which move around.
@@ -64,9 +64,21 @@ def _as_found(django_db_setup, django_db_blocker) -> Iterator[None]:
         ContentType.objects.clear_cache()
 
 
+# What make_fixture.py attached; the files are backed up with the database.
+EVIDENCE_CONTENT = b"Call notes: the client's reply.\n"
+
+
+def restore_evidence_files(release: dict, media: Path) -> None:
+    table = release["tables"]["advisory_evidencefile"]
+    for row in table["rows"]:
+        name = row[table["columns"].index("file")]
+        (media / name).parent.mkdir(parents=True, exist_ok=True)
+        (media / name).write_bytes(EVIDENCE_CONTENT)
+
+
 @pytest.mark.usefixtures("_as_found")
 @pytest.mark.django_db(transaction=True)
-def test_a_database_of_the_previous_release_upgrades_and_verifies(release: dict) -> None:
+def test_a_database_of_the_previous_release_upgrades_and_verifies(release: dict, media) -> None:
     connection = connections[DEFAULT_DB_ALIAS]
     old_leaves = [(app, name) for app, name in release["leaves"]]
 
@@ -81,6 +93,7 @@ def test_a_database_of_the_previous_release_upgrades_and_verifies(release: dict)
         connection, tables.state_apps(connection, old_leaves), release["tables"]
     )
     assert loaded == sum(len(table["rows"]) for table in release["tables"].values())
+    restore_evidence_files(release, media)
     ContentType.objects.clear_cache()
 
     # Forward to the current schema, as `manage.py migrate` does.
