@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.urls import path
 
 from advisory.views import (
-    chain,
     clients,
     disagreements,
     dossier,
@@ -13,6 +12,7 @@ from advisory.views import (
     home,
     imports,
     letgo,
+    log,
     notifications,
 )
 
@@ -89,7 +89,7 @@ urlpatterns = [
     path("imports/jobs/<str:job_id>/", imports.import_job, name="import-job"),
     path("imports/template/<slug:kind>.csv", imports.import_template, name="import-template"),
     # Tamper evidence (admins)
-    path("admin-tools/verify-log/", chain.verify_log, name="verify-log"),
+    path("admin-tools/verify-log/", log.verify_log, name="verify-log"),
     # Letting a client go
     path("let-go/", letgo.letgo_list, name="letgo-list"),
     path("let-go/<int:pk>/", letgo.letgo_detail, name="letgo-detail"),

@@ -534,7 +534,7 @@ def _stored(value) -> str:
 
 def verify(result: dict) -> dict:
     """Check the database against what the users were told; {"problems": [...], ...}."""
-    from advisory.history import chain
+    from advisory.history import log as history_log
     from advisory.models import Disagreement
 
     problems: list[str] = []
@@ -636,7 +636,7 @@ def verify(result: dict) -> dict:
             if not Disagreement.history.filter(id=pair["pk"], rationale=winner["text"]).exists():
                 problems.append(f"{where}: the winner's text is not stored")
 
-    result_chain = chain.verify()
+    result_chain = history_log.verify()
     if not result_chain.ok:
         problems.append(f"history chain broken: {result_chain.problem}")
     return {

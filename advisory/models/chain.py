@@ -1,4 +1,4 @@
-"""The tamper-evident chain's links (advisory.history.chain writes and checks them)."""
+"""The tamper-evident chain's links (advisory.history.log writes and checks them)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.utils import timezone
 class ChainLink(models.Model):
     """One link per history entry: SHA-256 over the entry's content and the
     previous link's hash, so a changed, removed or inserted entry breaks the
-    chain from that point on (advisory/history/chain.py, `manage.py verify_log`)."""
+    chain from that point on (advisory/history/log.py, `manage.py verify_log`)."""
 
     history_model = models.CharField(max_length=100)  # "advisory.historicaldisagreement"
     history_id = models.BigIntegerField()

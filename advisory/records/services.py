@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from advisory.history import chain
+from advisory.history import log
 from advisory.models import (
     ENGAGEMENT_HISTORY,
     Amendment,
@@ -124,7 +124,7 @@ def engagements_create_prechecked(
     members_of: dict[int, list[int]] = {engagement.pk: [] for engagement in records}
     for row in rows:
         members_of[row.engagement_id].append(row.user_id)
-    chain.append_many([(entry, {"members": members_of[entry.id]}) for entry in entries])
+    log.append_many([(entry, {"members": members_of[entry.id]}) for entry in entries])
 
 
 def disagreement_log(disagreement: Disagreement, *, by: User) -> Disagreement:

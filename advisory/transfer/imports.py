@@ -57,7 +57,7 @@ from django.db.models.functions import Lower
 from accounts.models import Team, User
 from accounts.roles import Role
 from accounts.scoping import role_of
-from advisory.history import chain
+from advisory.history import log
 from advisory.models import NAME_TAKEN, Client, Engagement
 from advisory.records import choices
 from advisory.records.services import client_save, engagement_save, engagements_create_prechecked
@@ -780,7 +780,7 @@ def apply_plan(plan: Plan, *, by: User, filename: str, progress: Progress | None
     if plan.problems:
         raise ValueError("A plan with problems can't be applied.")
     reason = import_reason(filename)
-    with transaction.atomic(), chain.linked_at_end():
+    with transaction.atomic(), log.linked_at_end():
         _recheck(plan)
         new_engagements = []
         for row in plan.rows:

@@ -46,7 +46,7 @@ from huey.contrib.djhuey import HUEY
 from accounts.models import ApiToken
 from accounts.password_reset import send_password_reset_email
 from advisory.health.services import health_refresh
-from advisory.history import chain
+from advisory.history import log
 from advisory.letgo import services as letgo
 from advisory.models import Client, Disagreement, LetGoCase, Notification
 from advisory.notifications import triggers
@@ -445,7 +445,7 @@ def test_an_engagement_import_failing_after_its_bulk_inserts_stores_none_of_them
     before = every_row_count()
     # The engagements, their members, history entries and snapshots are
     # inserted; linking them into the chain, the last step, fails.
-    monkeypatch.setattr(services.chain, "append_many", fail_on_call(1, chain.append_many))
+    monkeypatch.setattr(services.log, "append_many", fail_on_call(1, log.append_many))
 
     with pytest.raises(Halfway):
         imports.apply_plan(plan, by=manager, filename="jobs.csv")

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from advisory.evidence import integrity
-from advisory.history import chain
+from advisory.history import log
 from advisory.models import ChainLink, EvidenceCheck, EvidenceFile
 
 
@@ -32,13 +32,13 @@ class Command(BaseCommand):
         quiet = not sys.stderr.isatty()
         if backfill:
             with tqdm(unit="entry", desc="Linking", disable=quiet) as bar:
-                linked = chain.backfill(progress=bar.update)
+                linked = log.backfill(progress=bar.update)
             entries = "entry" if linked == 1 else "entries"
             self.stdout.write(f"Linked {linked} history {entries} that had no link.")
         with tqdm(
             total=ChainLink.objects.count(), unit="entry", desc="Verifying", disable=quiet
         ) as bar:
-            result = chain.verify(progress=bar.update)
+            result = log.verify(progress=bar.update)
         with tqdm(
             total=EvidenceFile.objects.count(), unit="file", desc="Evidence", disable=quiet
         ) as bar:
@@ -81,7 +81,7 @@ def describe_files(failed: list[EvidenceCheck]) -> str:
     return "\n".join(lines)
 
 
-def describe(result: chain.Result) -> str:
+def describe(result: log.Result) -> str:
     link = result.first_broken
     lines = [
         "History chain broken"
@@ -98,7 +98,7 @@ def describe(result: chain.Result) -> str:
     return "\n".join(lines)
 
 
-def _date(result: chain.Result) -> str:
+def _date(result: log.Result) -> str:
     if result.history_date is None:
         return "unknown"
     return result.history_date.astimezone(datetime.UTC).isoformat(sep=" ", timespec="seconds")

@@ -22,7 +22,7 @@ from simple_history.signals import post_create_historical_record
 from simple_history.utils import bulk_create_with_history
 
 from advisory.health.services import band_override_set
-from advisory.history import chain
+from advisory.history import log
 from advisory.models import (
     ENGAGEMENT_HISTORY,
     ChainLink,
@@ -56,12 +56,12 @@ def link_of(history_row) -> ChainLink:
 
 
 def every_history_row():
-    for history_model in chain.chained_models().values():
+    for history_model in log.chained_models().values():
         yield from history_model.objects.all()
 
 
-def assert_intact() -> chain.Result:
-    result = chain.verify()
+def assert_intact() -> log.Result:
+    result = log.verify()
     assert result.ok, result.problem
     assert result.checked == ChainLink.objects.count()
     return result
@@ -71,7 +71,7 @@ def assert_intact() -> chain.Result:
 
 
 def test_every_historical_model_is_chained():
-    assert set(chain.chained_models()) == {
+    assert set(log.chained_models()) == {
         f"advisory.historical{name}"
         for name in [
             "client",
@@ -96,7 +96,7 @@ def test_the_fixtures_history_is_linked(dispute):
 
 def test_each_link_follows_the_one_before(dispute):
     links = list(ChainLink.objects.order_by("pk"))
-    assert links[0].prev_hash == chain.GENESIS
+    assert links[0].prev_hash == log.GENESIS
     for before, after in itertools.pairwise(links):
         assert after.prev_hash == before.hash
     assert assert_intact().head == links[-1].hash
@@ -109,7 +109,7 @@ def test_saving_a_client_links_its_entry(advisor, team):
     entry = client.history.get()
     link = link_of(entry)
     assert link == ChainLink.objects.last()
-    assert link.hash == chain.link_hash(link.prev_hash, chain.canonical(entry))
+    assert link.hash == log.link_hash(link.prev_hash, log.canonical(entry))
     assert_intact()
 
 
@@ -118,7 +118,7 @@ def test_saving_an_engagement_with_members_links_one_entry_with_them(acme, advis
     engagement_save(engagement, by=advisor, members=[manager, advisor])
 
     entry = engagement.history.get()
-    content = json.loads(chain.canonical(entry))
+    content = json.loads(log.canonical(entry))
     assert content["m2m"] == {"members": sorted([advisor.pk, manager.pk])}
     # In memory the fee was Decimal("1500"); stored, it has the column's two places.
     assert content["fields"]["fee"] == "1500.00"
@@ -133,9 +133,7 @@ def test_changing_an_engagements_members_is_linked(acme_engagement, advisor, man
     for entry in acme_engagement.history.all():
         link_of(entry)
     latest = acme_engagement.history.order_by("-history_id").first()
-    assert json.loads(chain.canonical(latest))["m2m"] == {
-        "members": sorted([advisor.pk, manager.pk])
-    }
+    assert json.loads(log.canonical(latest))["m2m"] == {"members": sorted([advisor.pk, manager.pk])}
     assert_intact()
 
 
@@ -188,11 +186,11 @@ def test_evidence_files_and_let_go_cases_are_linked(dispute, advisor, manager):
     )
     case.evidence.set([dispute])
 
-    assert json.loads(chain.canonical(evidence.history.get()))["fields"]["file"] == (
+    assert json.loads(log.canonical(evidence.history.get()))["fields"]["file"] == (
         "evidence/1/0123abcd"
     )
     latest = case.history.order_by("-history_id").first()
-    assert json.loads(chain.canonical(latest))["m2m"] == {"evidence": [dispute.pk]}
+    assert json.loads(log.canonical(latest))["m2m"] == {"evidence": [dispute.pk]}
     assert_intact()
 
 
@@ -210,7 +208,7 @@ def test_linking_an_entry_costs_one_select_and_one_insert(acme_engagement, manag
         without_chain = queries_for_an_entry()
     finally:
         post_create_historical_record.connect(
-            chain.on_history_created, dispatch_uid="advisory.chain.entry"
+            log.on_history_created, dispatch_uid="advisory.chain.entry"
         )
 
     # The last hash (on PostgreSQL with the lock that serialises appends, in
@@ -227,7 +225,7 @@ def test_linking_an_entry_costs_one_select_and_one_insert(acme_engagement, manag
 def test_the_canonical_form_is_compact_sorted_json(dispute):
     entry = dispute.history.get()
 
-    content = chain.canonical(entry)
+    content = log.canonical(entry)
     document = json.loads(content)
     assert content == json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
     assert document["model"] == "advisory.historicaldisagreement"
@@ -239,7 +237,7 @@ def test_the_canonical_form_is_compact_sorted_json(dispute):
     assert "version" not in document["fields"]  # not tracked
     assert "m2m" not in document
     # Read back from the database, the entry gives the same bytes.
-    assert chain.canonical(HistoricalDisagreement.objects.get(pk=entry.pk)) == content
+    assert log.canonical(HistoricalDisagreement.objects.get(pk=entry.pk)) == content
 
 
 # --- Tampering is detected ---------------------------------------------------------
@@ -251,7 +249,7 @@ def test_an_edited_entry_is_named(dispute, advisor):
     first = dispute.history.earliest()
     HistoricalDisagreement.objects.filter(pk=first.pk).update(client_request="tampered")
 
-    result = chain.verify()
+    result = log.verify()
 
     assert not result.ok
     assert result.first_broken == link_of(first)
@@ -267,7 +265,7 @@ def test_an_edited_member_list_is_detected(acme_engagement, advisor, manager):
     entry = acme_engagement.history.order_by("-history_id").first()
     EngagementMembersHistory.objects.filter(history=entry).update(user=advisor)
 
-    result = chain.verify()
+    result = log.verify()
 
     assert result.first_broken == link_of(entry)
 
@@ -277,7 +275,7 @@ def test_a_deleted_entry_is_detected(dispute):
     link, history_id = link_of(entry), entry.pk
     entry.delete()
 
-    result = chain.verify()
+    result = log.verify()
 
     assert not result.ok
     assert result.first_broken == link
@@ -291,7 +289,7 @@ def test_an_entry_added_around_the_application_is_detected(dispute):
     forged.client_request = "We never said that."
     forged.save()  # a plain INSERT: simple-history's signal is not sent
 
-    result = chain.verify()
+    result = log.verify()
 
     assert not result.ok
     assert result.first_broken is None
@@ -307,7 +305,7 @@ def test_entries_bulk_created_with_history_are_detected(dispute, manager):
         default_user=manager,
     )
 
-    result = chain.verify()
+    result = log.verify()
 
     assert not result.ok
     assert result.history_id == Comment.history.get().pk
@@ -317,7 +315,7 @@ def test_a_changed_link_hash_is_detected(dispute):
     link = ChainLink.objects.order_by("pk")[1]
     ChainLink.objects.filter(pk=link.pk).update(hash="f" * 64)
 
-    result = chain.verify()
+    result = log.verify()
 
     assert not result.ok
     assert result.first_broken == link
@@ -327,17 +325,17 @@ def test_a_removed_link_is_detected_at_the_next(dispute):
     removed, following = ChainLink.objects.order_by("pk")[1:3]
     removed.delete()
 
-    result = chain.verify()
+    result = log.verify()
 
     assert result.first_broken == following
     assert "previous hash" in result.problem
 
 
 def test_progress_is_reported_in_batches(dispute, monkeypatch):
-    monkeypatch.setattr(chain, "BATCH", 2)
+    monkeypatch.setattr(log, "BATCH", 2)
     done = []
 
-    result = chain.verify(progress=done.append)
+    result = log.verify(progress=done.append)
 
     assert result.ok
     assert sum(done) == ChainLink.objects.count()
@@ -404,7 +402,7 @@ def test_backfill_links_a_history_that_predates_the_chain(dispute, manager):
     # Oldest first, after the link made since.
     backfilled = list(ChainLink.objects.order_by("pk"))[1:]
     dates = [
-        chain.chained_models()[link.history_model].objects.get(pk=link.history_id).history_date
+        log.chained_models()[link.history_model].objects.get(pk=link.history_id).history_date
         for link in backfilled
     ]
     assert dates == sorted(dates)
@@ -470,7 +468,7 @@ def test_a_staff_flag_without_the_admin_role_is_not_enough(client, dispute):
 
 def test_entries_linked_at_the_end_chain_as_if_linked_one_by_one(acme, advisor, manager):
     before = ChainLink.objects.count()
-    with transaction.atomic(), chain.linked_at_end():
+    with transaction.atomic(), log.linked_at_end():
         for name in ("Globex", "Initech", "Umbrella"):
             client_save(ClientFactory.build(name=name, lead_advisor=advisor), by=manager)
         engagement = EngagementFactory.build(client=acme, lead_advisor=advisor)
@@ -481,7 +479,7 @@ def test_entries_linked_at_the_end_chain_as_if_linked_one_by_one(acme, advisor, 
     assert [link.history_model for link in links] == ["advisory.historicalclient"] * 3 + [
         "advisory.historicalengagement"
     ]
-    assert json.loads(chain.canonical(engagement.history.get()))["m2m"] == {
+    assert json.loads(log.canonical(engagement.history.get()))["m2m"] == {
         "members": sorted([advisor.pk, manager.pk])
     }
     assert_intact()
@@ -489,7 +487,7 @@ def test_entries_linked_at_the_end_chain_as_if_linked_one_by_one(acme, advisor, 
 
 def test_nothing_is_linked_when_the_block_fails(advisor, manager):
     before = ChainLink.objects.count()
-    with pytest.raises(RuntimeError, match="disk"), transaction.atomic(), chain.linked_at_end():
+    with pytest.raises(RuntimeError, match="disk"), transaction.atomic(), log.linked_at_end():
         client_save(ClientFactory.build(name="Globex", lead_advisor=advisor), by=manager)
         raise RuntimeError("disk full")
 
@@ -498,7 +496,7 @@ def test_nothing_is_linked_when_the_block_fails(advisor, manager):
 
 
 def test_linking_at_the_end_needs_the_writing_transaction(transactional_db):
-    with pytest.raises(RuntimeError, match="inside the transaction"), chain.linked_at_end():
+    with pytest.raises(RuntimeError, match="inside the transaction"), log.linked_at_end():
         pass
 
 
@@ -530,4 +528,4 @@ def test_an_append_that_waited_for_the_lock_links_to_the_entry_committed_meanwhi
     assert failed == []
     *_, before, last = ChainLink.objects.order_by("pk")
     assert last.prev_hash == before.hash
-    assert chain.verify().ok
+    assert log.verify().ok
