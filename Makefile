@@ -48,7 +48,9 @@ migrate: install
 # The task worker (huey: e-mails, nightly/daily/weekly jobs) runs beside the
 # server and is stopped when the server stops.
 run: migrate
+	DEBUG=true $(PY) manage.py log_key create --if-missing
 	DEBUG=true $(PY) manage.py seed_demo --if-empty
+	DEBUG=true $(PY) manage.py log_head
 	@echo "Starting the task worker (manage.py run_huey) for e-mails and scheduled jobs; it stops with the server."
 	@DEBUG=true $(PY) manage.py run_huey & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null; echo "Task worker stopped."' EXIT; \

@@ -90,6 +90,7 @@ urlpatterns = [
     path("imports/template/<slug:kind>.csv", imports.import_template, name="import-template"),
     # Tamper evidence (admins)
     path("admin-tools/verify-log/", log.verify_log, name="verify-log"),
+    path("admin-tools/verify-log/sign/", log.tree_head_sign, name="tree-head-sign"),
     # Letting a client go
     path("let-go/", letgo.letgo_list, name="letgo-list"),
     path("let-go/<int:pk>/", letgo.letgo_detail, name="letgo-detail"),

@@ -446,3 +446,19 @@ CANDOR_HEALTH = {
     "guardrail_days": 30,
     "trend_days": 90,
 }
+
+# The log (advisory/history/): tree heads are signed with the firm's Ed25519
+# private key, read from this file and never stored in the database
+# (`manage.py log_key create` makes one; docs/deploy.md, "The log's signing
+# key", says how to keep and rotate it). Heads signed by an earlier key still
+# verify when its public key is listed here (PEM files).
+CANDOR_LOG_SIGNING_KEY_FILE = env.path(
+    "LOG_SIGNING_KEY_FILE", default=BASE_DIR / "var" / "log-signing-key.pem"
+)
+CANDOR_LOG_RETIRED_PUBLIC_KEYS = env.list("LOG_RETIRED_PUBLIC_KEYS", default=[])
+# An RFC 3161 timestamp authority for every tree head (empty: heads are signed
+# but not timestamped, and the log's page says so), the PEM file of the
+# certificates that authority's tokens chain to, and how long to wait for it.
+CANDOR_TSA_URL = env("TSA_URL", default="")
+CANDOR_TSA_CA_FILE = env("TSA_CA_FILE", default="")
+CANDOR_TSA_TIMEOUT_SECONDS = 10

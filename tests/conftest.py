@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
@@ -18,6 +20,7 @@ from huey.contrib.djhuey import HUEY
 
 from accounts.models import Team, User
 from accounts.roles import Role
+from advisory.history.signing import create_key
 from advisory.models import Client, Disagreement, Engagement
 from tests.factories import (
     ClientFactory,
@@ -69,8 +72,16 @@ def _fresh_local_cache() -> None:
         caches["default"].clear()
 
 
+@pytest.fixture(scope="session")
+def log_signing_key_file(tmp_path_factory) -> Path:
+    """One signing key for the log's tree heads for the whole run (never the real one)."""
+    path = tmp_path_factory.mktemp("log-key") / "log-signing-key.pem"
+    create_key(path)
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _test_settings(settings) -> None:
+def _test_settings(settings, log_signing_key_file) -> None:
     # Manifest storage needs collectstatic; tests serve static files from the finders.
     settings.STORAGES = {
         **settings.STORAGES,
@@ -85,6 +96,11 @@ def _test_settings(settings) -> None:
         **settings.CACHES,
         "jobs": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jobs"},
     }
+    settings.CANDOR_LOG_SIGNING_KEY_FILE = log_signing_key_file
+    settings.CANDOR_LOG_RETIRED_PUBLIC_KEYS = []
+    # No timestamp authority unless a test starts one (tests/tsa.py).
+    settings.CANDOR_TSA_URL = ""
+    settings.CANDOR_TSA_CA_FILE = ""
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def test_a_short_run_loses_nothing(run) -> None:
     assert checked["conflict_pairs"] >= 4
     assert checked["conflicts_reported"] == checked["conflict_pairs"]
     assert checked["records_verified"] == checked["records_written"] >= 4
-    assert checked["chain_entries_verified"] > checked["writes_accepted"]
+    assert checked["log_entries_verified"] > checked["writes_accepted"]
     kinds = loadtest.figures(run)["by_kind"]
     assert {"log POST", "decision POST", "edit POST", "disagreement detail"} <= set(kinds)
     table = loadtest.table(loadtest.figures(run), checked)
@@ -149,12 +149,12 @@ def test_the_checks_catch_what_was_lost_or_overwritten(run) -> None:
     problems = loadtest.verify(run)["problems"]
     assert any("carry this run's marker" in p for p in problems)
 
-    # A history entry rewritten: the hash chain no longer verifies.
-    assert not any(p.startswith("history chain broken") for p in problems)
+    # A history entry rewritten: the log no longer verifies.
+    assert not any(p.startswith("log does not verify") for p in problems)
     write = next(w for w in run["writes"] if w["kind"] == "log")
     Disagreement.history.filter(id=write["pk"]).update(title="rewritten")
     problems = loadtest.verify(run)["problems"]
-    assert any(p.startswith("history chain broken") for p in problems)
+    assert any(p.startswith("log does not verify") for p in problems)
     assert any(p.startswith(f"disagreement #{write['pk']}: ") for p in problems)
 
 

@@ -199,3 +199,4 @@ def _field(line: str, name: str) -> str:
     if label != name or not value:
         raise ValueError
     return value
+

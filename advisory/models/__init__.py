@@ -3,7 +3,8 @@
     records        clients, engagements, disagreements, amendments, comments, evidence files
     health         health snapshots, the board's rollups, band overrides
     letgo          let-go cases
-    chain          the tamper-evident chain's links
+    log            the log's Merkle-tree entries and signed tree heads
+    chain          the hash chain the log replaced, kept as it was
     notifications  notifications and delivery preferences
 
 Import from `advisory.models` (zulip's zerver/models pattern): the split is
@@ -19,6 +20,8 @@ from advisory.models.health import ClientStats as ClientStats
 from advisory.models.health import HealthSnapshot as HealthSnapshot
 from advisory.models.letgo import LetGoCase as LetGoCase
 from advisory.models.letgo import LetGoCaseQuerySet as LetGoCaseQuerySet
+from advisory.models.log import LogEntry as LogEntry
+from advisory.models.log import TreeHead as TreeHead
 from advisory.models.notifications import Delivery as Delivery
 from advisory.models.notifications import Notification as Notification
 from advisory.models.notifications import NotificationKind as NotificationKind

@@ -113,6 +113,10 @@ class Client(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
+    # Tracked, but refreshed in place by health.services without a history
+    # entry (derived numbers, not evidence): the log's check that a record
+    # equals its latest entry leaves them out.
+    DERIVED_FIELDS = ("health_score", "health_band", "health_trend", "health_updated_at")
     objects = ClientQuerySet.as_manager()
 
     class Meta:

@@ -780,7 +780,7 @@ def apply_plan(plan: Plan, *, by: User, filename: str, progress: Progress | None
     if plan.problems:
         raise ValueError("A plan with problems can't be applied.")
     reason = import_reason(filename)
-    with transaction.atomic(), log.linked_at_end():
+    with transaction.atomic(), log.logged_at_end():
         _recheck(plan)
         new_engagements = []
         for row in plan.rows:

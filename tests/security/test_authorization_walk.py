@@ -144,6 +144,7 @@ PAGES: dict[str, tuple[str, str | None]] = {
     "import-job": (MANAGER, "import_job"),
     "import-template": (MANAGER, "import_kind"),
     "verify-log": (ADMIN, None),
+    "tree-head-sign": (ADMIN, None),
     "letgo-list": (MANAGER, None),
     "letgo-detail": (ADVISOR, "letgo_case"),
     "letgo-decide": (ADMIN, "letgo_case"),

@@ -382,7 +382,7 @@ def every_row_count() -> dict[str, int]:
 def assert_chain_intact() -> None:
     out = io.StringIO()
     call_command("verify_log", stdout=out)  # raises CommandError when it is broken
-    assert "History chain intact" in out.getvalue()
+    assert "Log intact" in out.getvalue()
 
 
 def fail_on_call(n: int, real):

@@ -7,53 +7,58 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from advisory.evidence import integrity
-from advisory.history import log
-from advisory.models import ChainLink, EvidenceCheck, EvidenceFile
+from advisory.history import log, signing, verification
+from advisory.models import EvidenceCheck, EvidenceFile, LogEntry
 
 
 class Command(BaseCommand):
     help = (
-        "Check the history's tamper-evident chain (every entry still matches its "
-        "SHA-256 link and every link follows the one before it) and that every stored "
+        "Check the log: every entry against its digest and its history entry, every "
+        "signed tree head (root, signature, consistency, timestamp), that nothing was "
+        "cut from the end, the hash chain the log replaced, and that every stored "
         "evidence file still holds the bytes uploaded. Exits with status 1 and names "
-        "the first broken link and each file that is not as uploaded."
+        "what fails."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--backfill",
             action="store_true",
-            help="First link history entries that have none yet, oldest first (for a "
-            "database whose history predates the chain). It links whatever it finds, "
-            "so run without it first and read what it reports.",
+            help="First log history entries that are not in the log, oldest first, at its "
+            "end (for entries written around the application). It logs whatever it "
+            "finds, so run without it first and read what it reports.",
         )
 
     def handle(self, *args, backfill: bool = False, verbosity: int = 1, **options) -> None:
         quiet = not sys.stderr.isatty()
         if backfill:
-            with tqdm(unit="entry", desc="Linking", disable=quiet) as bar:
-                linked = log.backfill(progress=bar.update)
-            entries = "entry" if linked == 1 else "entries"
-            self.stdout.write(f"Linked {linked} history {entries} that had no link.")
+            with tqdm(unit="entry", desc="Logging", disable=quiet) as bar:
+                logged = log.backfill(progress=bar.update)
+            entries = "entry" if logged == 1 else "entries"
+            self.stdout.write(f"Logged {logged} history {entries} that were not in the log.")
         with tqdm(
-            total=ChainLink.objects.count(), unit="entry", desc="Verifying", disable=quiet
+            total=LogEntry.objects.count(), unit="entry", desc="Verifying", disable=quiet
         ) as bar:
-            result = log.verify(progress=bar.update)
+            report = verification.verify(progress=bar.update)
         with tqdm(
             total=EvidenceFile.objects.count(), unit="file", desc="Evidence", disable=quiet
         ) as bar:
             failed_files = integrity.evidence_check_all(progress=bar.update)
+
         problems = []
-        if result.ok:
-            self.stdout.write(
-                self.style.SUCCESS(f"History chain intact: {result.checked} entries verified.")
-            )
-            if verbosity >= 2:
-                # Kept outside the database, it shows later whether the chain was
-                # cut short or rewritten from some point on.
-                self.stdout.write(f"Latest hash: {result.head}")
+        if report.ok:
+            self.stdout.write(self.style.SUCCESS(intact(report)))
+            self.stdout.write(heads_summary(report))
+            if verbosity >= 2 and report.latest_head is not None:
+                head = report.latest_head
+                self.stdout.write(f"Latest tree head: #{head.pk}, root {head.root_hash}")
+                self.stdout.write(f"Signed by key:    {head.key_id}")
         else:
-            problems.append(describe(result))
+            problems.append(describe(report))
+        try:
+            signing.signing_key()
+        except signing.SigningKeyError as error:
+            problems.append(f"New tree heads cannot be signed. {error}")
         if failed_files:
             problems.append(describe_files(failed_files))
         else:
@@ -62,6 +67,49 @@ class Command(BaseCommand):
             )
         if problems:
             raise CommandError("\n\n".join(problems))
+
+
+def intact(report: verification.Report) -> str:
+    text = f"Log intact: {report.entries} entries verified"
+    if report.carried:
+        text += f" (the {report.carried} carried over from the old hash chain still match it)"
+    return text + "."
+
+
+def heads_summary(report: verification.Report) -> str:
+    head = report.latest_head
+    if head is None:
+        return "No signed tree head yet: `manage.py log_head` signs one (the worker does hourly)."
+    lines = [
+        f"{len(report.heads)} signed tree head{'s' if len(report.heads) != 1 else ''} verified; "
+        f"the latest (#{head.pk}, {_when(head.signed_at)}) covers {head.size} of "
+        f"{report.entries} entries."
+    ]
+    if head.timestamp_token is not None:
+        lines.append(
+            f"It was timestamped by {head.timestamp_authority} at {_when(head.timestamped_at)}."
+        )
+    elif not report.timestamps_on:
+        lines.append("Timestamps are off (no TSA_URL): heads are signed but not timestamped.")
+    if report.waiting_for_timestamp:
+        waiting = report.waiting_for_timestamp
+        lines.append(
+            f"{len(waiting)} head{'s wait' if len(waiting) != 1 else ' waits'} for a timestamp: "
+            f"{waiting[-1].timestamp_error or 'not asked yet'}"
+        )
+    return "\n".join(lines)
+
+
+def describe(report: verification.Report) -> str:
+    count = len(report.problems) + report.unlisted
+    lines = [f"The log does not verify: {count} problem{'s' if count != 1 else ''}."]
+    for problem in report.problems:
+        lines.append(f"  {problem.where}:")
+        lines.append(f"    {problem.problem}")
+    if report.unlisted:
+        lines.append(f"  … and {report.unlisted} more.")
+    lines.append(f"{report.entries} entries read; {len(report.heads)} tree heads checked.")
+    return "\n".join(lines)
 
 
 def describe_files(failed: list[EvidenceCheck]) -> str:
@@ -81,24 +129,7 @@ def describe_files(failed: list[EvidenceCheck]) -> str:
     return "\n".join(lines)
 
 
-def describe(result: log.Result) -> str:
-    link = result.first_broken
-    lines = [
-        "History chain broken"
-        + (f" at link #{link.pk}." if link else ": a history entry has no link."),
-        f"  Model:      {result.model}",
-        f"  History id: {result.history_id}",
-        f"  Record:     {result.record or 'unknown (the entry is gone)'}",
-        f"  Date:       {_date(result)}",
-        f"  Problem:    {result.problem}",
-        f"{result.checked} entries before it verified intact."
-        if link
-        else f"The chain itself is intact: {result.checked} entries verified.",
-    ]
-    return "\n".join(lines)
-
-
-def _date(result: log.Result) -> str:
-    if result.history_date is None:
+def _when(moment: datetime.datetime | None) -> str:
+    if moment is None:
         return "unknown"
-    return result.history_date.astimezone(datetime.UTC).isoformat(sep=" ", timespec="seconds")
+    return moment.astimezone(datetime.UTC).isoformat(sep=" ", timespec="seconds")

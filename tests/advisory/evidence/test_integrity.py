@@ -127,7 +127,7 @@ def test_the_history_entry_of_a_checked_file_is_untouched(client, advisor, dispu
     call = io.StringIO()
     with pytest.raises(CommandError, match="not as uploaded"):
         call_command("verify_log", stdout=call)
-    assert "History chain intact" in call.getvalue()
+    assert "Log intact" in call.getvalue()
 
 
 # --- The disagreement page ----------------------------------------------------------
@@ -215,7 +215,7 @@ def test_verify_log_says_every_file_matches(advisor, dispute, media):
 
     output = run_verify_log()
 
-    assert "History chain intact" in output
+    assert "Log intact" in output
     assert "Evidence files: every stored file matches its SHA-256." in output
 
 
@@ -253,7 +253,8 @@ def test_verify_log_reports_a_broken_chain_and_changed_files_together(advisor, d
         run_verify_log()
 
     message = str(error.value)
-    assert "History chain broken at link" in message
+    # The history entry, and the record that no longer equals it.
+    assert "The log does not verify: 2 problems." in message
     assert "1 evidence file is not as uploaded:" in message
 
 

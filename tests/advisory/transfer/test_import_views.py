@@ -15,7 +15,7 @@ from django.db import DatabaseError
 from django.urls import reverse
 
 from accounts.roles import Role
-from advisory.history import log
+from advisory.history import verification
 from advisory.models import Client, Engagement
 from advisory.records.services import client_save
 from advisory.transfer import exports, imports
@@ -90,7 +90,7 @@ def test_confirming_stores_every_row_with_history_by_the_importer(
     assert acme.sector == "Aerospace"
     assert acme.version == 2
     assert acme.history.latest().history_change_reason == "Imported from March clients.csv"
-    assert log.verify().ok
+    assert verification.verify().ok
     # The stored file and the session's note of it are gone.
     assert import_files(media) == []
     assert views.SESSION_KEY not in logged_in_manager.session
@@ -360,7 +360,7 @@ def test_a_large_import_runs_in_the_background_and_its_page_shows_the_outcome(
     assert Client.objects.filter(name__startswith="Client ").count() == 3
     entry = Client.objects.get(name="Client 0").history.get()
     assert (entry.history_user, entry.history_change_reason) == (manager, "Imported from big.csv")
-    assert log.verify().ok
+    assert verification.verify().ok
     page = logged_in_manager.get(job_url).content.decode()
     assert "Imported big.csv: 3 created, 0 updated, 0 unchanged." in page
     assert 'hx-trigger="every 1s"' not in page  # finished: no more polling

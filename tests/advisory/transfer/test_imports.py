@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.roles import Role
-from advisory.history import log
+from advisory.history import verification
 from advisory.history.entries import history_entries
 from advisory.models import NAME_TAKEN, Client, Engagement
 from advisory.transfer import exports, imports
@@ -188,7 +188,7 @@ def test_2000_rows_preview_and_import_quickly_with_queries_not_per_row(
 
     assert Client.objects.count() == 2000
     assert HistoricalClient.objects.filter(history_user=manager).count() == 2000
-    assert log.verify().ok
+    assert verification.verify().ok
     # Generous bounds for slow CI machines; docs/performance.md ("Measured
     # reasons in the code") has the timing measured for 10,000 rows.
     assert checked < 10
@@ -421,7 +421,7 @@ def test_engagements_are_created_and_updated_with_members(manager, acme, advisor
         "New work",
     )
     assert list(created.members.all()) == []
-    assert log.verify().ok
+    assert verification.verify().ok
 
 
 # --- The template ------------------------------------------------------------------
@@ -532,7 +532,7 @@ def test_storing_queries_a_fixed_number_per_row(manager, advisor, django_assert_
         imports.apply_plan(result, by=manager, filename="many.csv")
 
     assert Client.objects.filter(name__startswith="Client ").count() == 40
-    assert log.verify().ok
+    assert verification.verify().ok
 
 
 # --- Large files: in the background, with progress ----------------------------------
@@ -560,4 +560,4 @@ def test_new_engagements_are_stored_in_bulk_with_their_history(
     assert sorted(snapshot.members.values_list("user_id", flat=True)) == sorted(
         [advisor.pk, manager.pk]
     )
-    assert log.verify().ok
+    assert verification.verify().ok
