@@ -39,6 +39,7 @@ from advisory.evidence import integrity
 from advisory.health import score as scoring
 from advisory.health import selectors
 from advisory.health.selectors import client_health
+from advisory.history import excerpt, heads, signing, timestamps, verifier
 from advisory.models import (
     Amendment,
     Band,
@@ -198,8 +199,10 @@ def evidence_pack(
     rendered_dossier_html: str,
     context: Mapping[str, Any] | None = None,
 ) -> IO[bytes]:
-    """A ZIP of the client's records, dossier and evidence files, with
-    MANIFEST.sha256 (in `sha256sum` format) as its last member.
+    """A ZIP of the client's records, dossier and evidence files, the client's
+    part of the log with its proofs, verify.py and a README.txt for the
+    recipient, with MANIFEST.sha256 (in `sha256sum` format) as its last member
+    (docs/evidence.md describes the format).
 
     Returns a file positioned at its start, for a FileResponse to stream and
     close. `context` is `dossier_context(client)` when the caller already has
@@ -220,6 +223,7 @@ def evidence_pack(
             for name, (columns, rows) in tables.items():
                 pack.add_csv(f"{name}.csv", columns, rows)
             pack.add_bytes("dossier.html", rendered_dossier_html.encode("utf-8"))
+            _pack_log(pack, client, excerpt.client_excerpt(client), stamp)
             pack.add_manifest()
     except BaseException:
         spool.close()
@@ -272,11 +276,23 @@ class _Pack:
                 writer.writerow([_cell(row.get(column)) for column in columns])
 
     def add_manifest(self) -> None:
-        lines = "".join(f"{digest}  {path}\n" for path, digest in self.sums)
-        info = zipfile.ZipInfo(MANIFEST, date_time=self.date_time)
+        """MANIFEST.sha256, and its signature by the firm's key when there is one:
+        then no file can be changed, added or removed, the manifest included,
+        without verify.py saying so."""
+        lines = "".join(f"{digest}  {path}\n" for path, digest in self.sums).encode("utf-8")
+        self._write_last(MANIFEST, lines)
+        try:
+            key = signing.signing_key()
+        except signing.SigningKeyError:
+            return  # verify.py says the manifest is unsigned
+        self._write_last(verifier.MANIFEST_SIGNATURE, key.sign(lines))
+
+    def _write_last(self, path: str, data: bytes) -> None:
+        """A member outside the manifest (the manifest itself and its signature)."""
+        info = zipfile.ZipInfo(path, date_time=self.date_time)
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
-        self.archive.writestr(info, lines.encode("utf-8"))
+        self.archive.writestr(info, data)
 
 
 class _Member:
@@ -334,6 +350,116 @@ def _pack_evidence(pack: _Pack, evidence: EvidenceFile) -> dict[str, Any]:
     else:
         status = "included"
     return {"pack_path": path, "pack_status": status, "pack_sha256": digest}
+
+
+# --- The log, and how to check it -------------------------------------------------
+
+
+def _pack_log(pack: _Pack, client: Client, part: excerpt.Excerpt, stamp: datetime.datetime) -> None:
+    """The client's log entries with their proofs, the tree head, its signature
+    and timestamp, the firm's public key, verify.py and README.txt."""
+    head = part.head
+    proven = [entry for entry in part.entries if head is None or entry.index < head.size]
+    with pack.open(verifier.ENTRIES) as member:
+        for entry in proven:
+            line = {
+                "index": entry.index,
+                "salt": entry.salt,
+                "digest": entry.digest,
+                "canonical": entry.canonical,
+                "proof": [node.hex() for node in part.proofs.get(entry.index, [])],
+            }
+            member.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
+    info: dict[str, Any] = {
+        "format": verifier.PACK_FORMAT,
+        "made_at": stamp.isoformat(),
+        "client": {"id": client.pk, "name": client.name},
+        "entries": len(proven),
+        "entries_after_head": len(part.entries) - len(proven),
+        "head": None,
+        "timestamp": None,
+    }
+    if head is not None:
+        text = heads.head_of(head).text()
+        pack.add_bytes(verifier.HEAD_TEXT, text)
+        pack.add_bytes(verifier.HEAD_SIGNATURE, bytes.fromhex(head.signature))
+        pack.add_bytes(verifier.PUBLIC_KEY, (head.public_key.strip() + "\n").encode("ascii"))
+        info["head"] = {
+            "id": head.pk,
+            "size": head.size,
+            "root": head.root_hash,
+            "time": head.signed_at.isoformat(),
+            "key_id": head.key_id,
+        }
+        if head.timestamp_token is not None:
+            pack.add_bytes(verifier.HEAD_TOKEN, bytes(head.timestamp_token))
+            info["timestamp"] = {
+                "authority": head.timestamp_authority,
+                "time": head.timestamped_at.isoformat(),
+            }
+            certificates = timestamps.authority_certificates_pem()
+            if certificates:
+                pack.add_bytes(verifier.TSA_CERTIFICATES, certificates)
+    pack.add_json(verifier.PACK_INFO, info)
+    pack.add_bytes("verify.py", Path(verifier.__file__).read_bytes())
+    pack.add_bytes("README.txt", _readme(client, info, part.problem).encode("utf-8"))
+
+
+def _readme(client: Client, info: dict[str, Any], problem: str) -> str:
+    head, stamp = info["head"], info["timestamp"]
+    lines = [
+        f"Evidence pack: {client.name}",
+        "=" * (15 + len(client.name)),
+        "",
+        f"Made on {info['made_at'][:16].replace('T', ' ')} by Candor, the firm's record of",
+        "disagreements with its clients. This folder holds the client's records",
+        "(client.json, the .csv files, dossier.html), the evidence files as uploaded",
+        "(evidence/), and the proof that these records are the ones the firm logged",
+        "at the time (log/).",
+        "",
+        "To check it, unzip the pack and run, in this folder:",
+        "",
+        "    python3 verify.py",
+        "",
+        "It needs Python 3.11 or newer and the openssl command, nothing else, and no",
+        'network. It prints "verified: ..." or names each thing that fails.',
+        "",
+        "What it proves",
+        "--------------",
+        "- No file was changed, removed or added since the pack was made",
+        "  (MANIFEST.sha256; `sha256sum -c MANIFEST.sha256` checks the same).",
+        f"- Each of the {info['entries']} log entries in log/entries.jsonl (every change to the",
+        "  client's records, with who made it and when) is in the firm's log as of",
+        "  the signed tree head in log/head.txt: a Merkle inclusion proof (RFC 9162,",
+        "  as in Certificate Transparency) leads from the entry to the signed root.",
+        "  An entry changed since, or made up, has no such proof.",
+        "- The tree head is signed with the firm's Ed25519 key (log/firm-public-key.pem).",
+    ]
+    if head is not None:
+        lines += [
+            f"  Its key id is {head['key_id']}.",
+            "  Compare it with the key id the firm publishes: that is what makes the",
+            "  signature the firm's and not anyone's.",
+        ]
+    if stamp is not None:
+        lines += [
+            f"- The tree head existed on {stamp['time'][:19].replace('T', ' ')} UTC: a timestamp",
+            f"  authority ({stamp['authority']}) countersigned it (RFC 3161, log/head.tsr).",
+        ]
+    else:
+        lines += ["- The tree head carries no timestamp from an outside authority."]
+    lines += [
+        "- Each evidence file is the one logged when it was uploaded (its SHA-256).",
+        "",
+        "Other clients' records are not in this pack: the proofs hold only hashes of",
+        "them, salted so that they reveal nothing.",
+        "",
+        "docs/evidence.md in Candor's source describes each file and how to check",
+        "everything by hand with openssl and sha256sum.",
+    ]
+    if problem:
+        lines += ["", f"Note: {problem}"]
+    return "\n".join(lines) + "\n"
 
 
 # --- Records as rows ------------------------------------------------------------

@@ -26,11 +26,16 @@ timestamped by an RFC 3161 authority (over the SHA-256 of the same bytes):
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import hmac
+import json
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 HEAD_FORMAT = "candor-tree-head/1"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -200,3 +205,308 @@ def _field(line: str, name: str) -> str:
         raise ValueError
     return value
 
+
+# --- Evidence packs ------------------------------------------------------------------
+#
+# `python3 verify.py` in an unzipped pack checks it (docs/evidence.md): every
+# file against MANIFEST.sha256, the tree head's signature and timestamp (with
+# the `openssl` command), every log entry against its digest and its
+# inclusion proof, and the evidence files against the SHA-256 logged for them.
+
+PACK_FORMAT = "candor-evidence-pack/1"
+MANIFEST = "MANIFEST.sha256"
+MANIFEST_SIGNATURE = "MANIFEST.sha256.sig"  # Ed25519, the firm's key, over MANIFEST.sha256
+PACK_INFO = "log/pack.json"
+ENTRIES = "log/entries.jsonl"
+HEAD_TEXT = "log/head.txt"
+HEAD_SIGNATURE = "log/head.sig"
+HEAD_TOKEN = "log/head.tsr"
+TSA_CERTIFICATES = "log/tsa-ca.pem"
+PUBLIC_KEY = "log/firm-public-key.pem"
+# DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the raw key follows.
+ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+
+
+@dataclass
+class Outcome:
+    failures: list[str]
+    notes: list[str]
+    summary: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def verify_pack(folder: Path, *, openssl: str = "openssl") -> Outcome:
+    outcome = Outcome(failures=[], notes=[])
+    fail = outcome.failures.append
+    _check_manifest(folder, fail)
+    try:
+        info = json.loads((folder / PACK_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        fail(f"{PACK_INFO} is missing or unreadable: this is not a Candor evidence pack.")
+        return outcome
+    if info.get("format") != PACK_FORMAT:
+        fail(f"This pack is in format {info.get('format')!r}; this verify.py reads {PACK_FORMAT}.")
+        return outcome
+    client = info.get("client", {}).get("name", "the client")
+    head = _check_head(folder, info, openssl, outcome)
+    entries = _read_entries(folder, fail)
+    proven = _check_entries(entries, head, fail)
+    _check_evidence_files(folder, entries, fail, outcome.notes)
+    unproven = info.get("entries_after_head", 0)
+    if unproven:
+        outcome.notes.append(
+            f"{unproven} more entr{'y was' if unproven == 1 else 'ies were'} logged after the "
+            "tree head and cannot be proven by this pack."
+        )
+    if outcome.ok and head is not None:
+        when = head.time.astimezone(datetime.UTC).strftime("%-d %B %Y %H:%M UTC")
+        stamp = info.get("timestamp")
+        stamped = (
+            f", timestamped by {stamp['authority']} at {stamp['time']}"
+            if stamp
+            else " (the tree head is not timestamped)"
+        )
+        outcome.summary = (
+            f"verified: {proven} entries of {client} are in the firm's log as of {when}{stamped}."
+        )
+    return outcome
+
+
+def _check_manifest(folder: Path, fail) -> None:
+    try:
+        lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        fail(f"{MANIFEST} is missing: the pack's files cannot be checked.")
+        return
+    listed = set()
+    for line in lines:
+        expected, _, name = line.partition("  ")
+        listed.add(name)
+        path = folder / name
+        if not path.is_file():
+            fail(f"{name} is listed in {MANIFEST} but missing from the pack.")
+        elif _sha256_file(path) != expected:
+            fail(
+                f"{name} was changed after the pack was made (its SHA-256 differs from {MANIFEST})."
+            )
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        outside = name in (MANIFEST, MANIFEST_SIGNATURE) or "__pycache__" in name
+        if path.is_file() and not outside and name not in listed:
+            fail(f"{name} was added to the pack after it was made (it is not in {MANIFEST}).")
+
+
+def _check_head(folder: Path, info: dict, openssl: str, outcome: Outcome) -> Head | None:
+    fail = outcome.failures.append
+    try:
+        text = (folder / HEAD_TEXT).read_bytes()
+    except OSError:
+        fail("The pack holds no signed tree head (log/head.txt): nothing in it can be proven.")
+        return None
+    try:
+        head = Head.parse(text)
+    except VerificationFailed as error:
+        fail(f"{HEAD_TEXT}: {error}")
+        return None
+    key_id = _public_key_id(folder / PUBLIC_KEY)
+    if key_id is None:
+        fail(f"{PUBLIC_KEY} is missing or not an Ed25519 public key.")
+    else:
+        outcome.notes.append(
+            f"The tree head is signed by the firm's key {key_id}: compare this id with the one "
+            "the firm publishes."
+        )
+        checked = _run(
+            [openssl, "pkeyutl", "-verify", "-pubin", "-inkey", PUBLIC_KEY, "-rawin",
+             "-in", HEAD_TEXT, "-sigfile", HEAD_SIGNATURE],
+            folder,
+        )  # fmt: skip
+        if checked is None:
+            fail("The openssl command is needed to check the tree head's signature.")
+        elif checked.returncode != 0:
+            fail("The tree head's signature does not verify with the firm's public key: "
+                 "log/head.txt or log/head.sig was changed.")  # fmt: skip
+        _check_manifest_signature(folder, openssl, outcome)
+    if (folder / HEAD_TOKEN).is_file():
+        _check_token(folder, info, openssl, outcome)
+    return head
+
+
+def _check_manifest_signature(folder: Path, openssl: str, outcome: Outcome) -> None:
+    if not (folder / MANIFEST_SIGNATURE).is_file():
+        outcome.failures.append(
+            f"{MANIFEST_SIGNATURE} is missing: the list of the pack's files is not signed."
+        )
+        return
+    checked = _run(
+        [openssl, "pkeyutl", "-verify", "-pubin", "-inkey", PUBLIC_KEY, "-rawin",
+         "-in", MANIFEST, "-sigfile", MANIFEST_SIGNATURE],
+        folder,
+    )  # fmt: skip
+    if checked is not None and checked.returncode != 0:
+        outcome.failures.append(
+            f"{MANIFEST} is not the list of files the firm signed: files were changed, "
+            "added or removed and the list rewritten to match."
+        )
+
+
+def _check_token(folder: Path, info: dict, openssl: str, outcome: Outcome) -> None:
+    fail = outcome.failures.append
+    if not (folder / TSA_CERTIFICATES).is_file():
+        outcome.notes.append(
+            "The timestamp's authority certificate is not in the pack: check log/head.tsr with "
+            "your own copy of it: openssl ts -verify -data log/head.txt -in log/head.tsr "
+            "-CAfile <the authority's certificate>."
+        )
+        return
+    checked = _run(
+        [openssl, "ts", "-verify", "-data", HEAD_TEXT, "-in", HEAD_TOKEN,
+         "-CAfile", TSA_CERTIFICATES],
+        folder,
+    )  # fmt: skip
+    if checked is None:
+        fail("The openssl command is needed to check the timestamp.")
+    elif checked.returncode != 0 or "Verification: OK" not in checked.stdout:
+        fail("The timestamp (log/head.tsr) is not a valid timestamp of log/head.txt by the "
+             "authority in log/tsa-ca.pem.")  # fmt: skip
+
+
+def _read_entries(folder: Path, fail) -> list[dict]:
+    entries = []
+    try:
+        lines = (folder / ENTRIES).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        fail(f"{ENTRIES} is missing: the pack holds no log entries.")
+        return entries
+    for number, line in enumerate(lines, start=1):
+        try:
+            entry = json.loads(line)
+            entry["document"] = json.loads(entry["canonical"])
+            entries.append(entry)
+        except (ValueError, KeyError, TypeError):
+            fail(f"{ENTRIES}, line {number}: not a log entry.")
+    return entries
+
+
+def _check_entries(entries: list[dict], head: Head | None, fail) -> int:
+    """Each entry against its digest and its inclusion proof; how many are proven."""
+    proven = 0
+    for entry in entries:
+        name = describe_entry(entry)
+        try:
+            salt, digest = bytes.fromhex(entry["salt"]), bytes.fromhex(entry["digest"])
+            proof = [bytes.fromhex(p) for p in entry.get("proof", [])]
+            index = int(entry["index"])
+        except (KeyError, TypeError, ValueError):
+            fail(f"{name}: its salt, digest, position or proof is unreadable.")
+            continue
+        if entry_digest(salt, entry["canonical"].encode("utf-8")) != digest:
+            fail(
+                f"{name}: its content no longer matches its digest; "
+                "it was changed after it was logged."
+            )
+            continue
+        if head is None:
+            continue
+        if not verify_inclusion(index, head.size, leaf_hash(digest), proof, head.root):
+            fail(
+                f"{name}: it is not in the firm's log as of the tree head "
+                "(its proof does not lead to the signed root)."
+            )
+            continue
+        proven += 1
+    return proven
+
+
+def _check_evidence_files(folder: Path, entries: list[dict], fail, notes: list[str]) -> None:
+    """Each evidence file in the pack against the SHA-256 logged for it."""
+    latest: dict[int, dict] = {}
+    for entry in entries:
+        document = entry["document"]
+        if document.get("model") == "advisory.historicalevidencefile":
+            latest[document.get("fields", {}).get("id")] = entry
+    for evidence_id, entry in sorted(latest.items(), key=lambda item: str(item[0])):
+        fields = entry["document"]["fields"]
+        found = sorted((folder / "evidence").glob(f"{evidence_id}-*"))
+        if not found:
+            notes.append(
+                f"Evidence file #{evidence_id} “{fields.get('original_name', '')}” is not in the "
+                "pack (it was missing from storage when the pack was made)."
+            )
+            continue
+        actual = _sha256_file(found[0])
+        if actual != fields.get("sha256"):
+            fail(
+                f"{found[0].relative_to(folder).as_posix()} is not the file that was logged: its "
+                f"SHA-256 is {actual}, the log says {fields.get('sha256')}."
+            )
+
+
+def describe_entry(entry: dict) -> str:
+    """Log entry #12 (Disagreement #5 “Stock count skipped”, history entry 31)."""
+    document = entry.get("document") or {}
+    model = str(document.get("model", "")).rsplit(".", 1)[-1].removeprefix("historical")
+    names = {
+        "evidencefile": "Evidence file",
+        "bandoverride": "Band override",
+        "letgocase": "Let-go case",
+    }
+    kind = names.get(model, model.capitalize() or "Entry")
+    fields = document.get("fields") or {}
+    title = next((fields[f] for f in ("title", "name", "original_name") if fields.get(f)), "")
+    record = f"{kind} #{fields.get('id', '?')}" + (f" “{title}”" if title else "")
+    history_id = document.get("history_id", "?")
+    return f"Log entry #{entry.get('index', '?')} ({record}, history entry {history_id})"
+
+
+def _public_key_id(path: Path) -> str | None:
+    try:
+        lines = path.read_text(encoding="ascii").strip().splitlines()
+        der = base64.b64decode("".join(line for line in lines if not line.startswith("-----")))
+    except (OSError, ValueError):
+        return None
+    if len(der) != 44 or not der.startswith(ED25519_SPKI_PREFIX):
+        return None
+    return hashlib.sha256(der[len(ED25519_SPKI_PREFIX) :]).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _run(command: list[str], folder: Path) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(
+            command, cwd=folder, capture_output=True, text=True, timeout=60, check=False
+        )
+    except FileNotFoundError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python3 verify.py [FOLDER]`: check the unzipped pack (default: this file's folder)."""
+    arguments = sys.argv[1:] if argv is None else argv
+    folder = Path(arguments[0]) if arguments else Path(__file__).resolve().parent
+    outcome = verify_pack(folder)
+    for note in outcome.notes:
+        print(f"note: {note}")
+    if outcome.ok:
+        print(outcome.summary)
+        return 0
+    for failure in outcome.failures:
+        print(f"FAILED: {failure}")
+    print(
+        f"not verified: {len(outcome.failures)} problem{'s' if len(outcome.failures) != 1 else ''}."
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

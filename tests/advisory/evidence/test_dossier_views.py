@@ -282,6 +282,11 @@ def test_the_query_count_does_not_grow_with_the_log(
     url = reverse(name, args=[acme.pk])
     make_disagreements(acme_engagement, admin, 3)
     client.get(url)  # warm up (session, permissions, content types)
+    # A pack signs a tree head when the log has grown since the last one:
+    # make each measured pack sign one.
+    Comment.objects.create(
+        disagreement=acme_engagement.disagreements.first(), author=admin, body="1"
+    )
     with CaptureQueriesContext(connection) as few:
         response = client.get(url)
         if name == "client-evidence-pack":
@@ -342,9 +347,18 @@ def test_the_pack_holds_records_dossier_evidence_and_manifest(pack):
         *CSV_FILES,
         "dossier.html",
         f"evidence/{evidence.pk}-signed letter.pdf",
+        # The client's part of the log and how to check it (test_pack_verify.py).
+        "log/entries.jsonl",
+        "log/head.txt",
+        "log/head.sig",
+        "log/firm-public-key.pem",
+        "log/pack.json",
+        "verify.py",
+        "README.txt",
         "MANIFEST.sha256",
+        "MANIFEST.sha256.sig",
     }
-    assert names[-1] == "MANIFEST.sha256"
+    assert names[-2:] == ["MANIFEST.sha256", "MANIFEST.sha256.sig"]
 
 
 def test_client_json_has_every_record(pack, acme, overridden, letgo):
@@ -436,7 +450,7 @@ def test_the_manifest_lists_every_other_member(pack):
     for line in lines:
         digest, name = line.split("  ", 1)
         listed[name] = digest
-    assert set(listed) == set(archive.namelist()) - {"MANIFEST.sha256"}
+    assert set(listed) == set(archive.namelist()) - {"MANIFEST.sha256", "MANIFEST.sha256.sig"}
     assert len(lines) == len(listed)
     for name, digest in listed.items():
         assert hashlib.sha256(archive.read(name)).hexdigest() == digest
