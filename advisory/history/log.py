@@ -96,7 +96,9 @@ class _M2M:
 @cache
 def m2m_fields(history_model: type[models.Model]) -> tuple[_M2M, ...]:
     found = []
-    for field in history_model._history_m2m_fields:
+    # A model of a migration state has none of simple-history's attributes
+    # (and the models whose entries are logged in a migration have no m2m).
+    for field in getattr(history_model, "_history_m2m_fields", ()):
         snapshot_model = HistoricalRecords.m2m_models[field]
         target = snapshot_model._meta.get_field(field.m2m_reverse_field_name()).attname
         found.append(_M2M(field.name, snapshot_model, target))
@@ -105,7 +107,13 @@ def m2m_fields(history_model: type[models.Model]) -> tuple[_M2M, ...]:
 
 @cache
 def _fields(history_model: type[models.Model]) -> tuple[models.Field, ...]:
-    """The historical model's own fields for its history columns and tracked fields."""
+    """The historical model's own fields for its history columns and tracked fields.
+
+    Every concrete field of a historical model is one or the other; a model
+    of a migration state (no `tracked_fields`) has exactly those.
+    """
+    if not hasattr(history_model, "tracked_fields"):
+        return tuple(history_model._meta.concrete_fields)
     tracked = {field.attname for field in history_model.tracked_fields}
     return tuple(
         field

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -33,7 +32,6 @@ from django.core.management.base import CommandError
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.loader import MigrationLoader
 
 from tests.upgrade import tables
 
@@ -44,24 +42,6 @@ FIXTURE = Path(__file__).with_name("release_e381913.json.gz")
 def release() -> dict:
     with gzip.open(FIXTURE, "rt", encoding="utf-8") as file:
         return json.load(file)
-
-
-@pytest.fixture(scope="module")
-def _as_found(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """The test database's rows as this module found them, put back at its end.
-
-    The test replaces every row, and pytest-django then flushes the tables;
-    the tests after it expect what the migrations made (the role groups,
-    which a flush does not bring back). Restored after that flush.
-    """
-    connection = connections[DEFAULT_DB_ALIAS]
-    with django_db_blocker.unblock():
-        state = tables.state_apps(connection, MigrationLoader(connection).graph.leaf_nodes())
-        found = tables.dump(connection, state)
-    yield
-    with django_db_blocker.unblock():
-        tables.replace_all(connection, state, found)
-        ContentType.objects.clear_cache()
 
 
 # What make_fixture.py attached; the files are backed up with the database.
