@@ -14,7 +14,7 @@ PORT ?= 8000
 PYTHON_CANDIDATES := python3 python3.13 python3.12
 FOUND_PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && echo $(p))))
 
-.PHONY: help install run test lint format migrate clean bench bench-scaleout loadtest
+.PHONY: help install run test lint format migrate clean bench bench-scaleout bench-log loadtest
 
 help:
 	@echo "make run     serve Candor with demo data on http://$(HOST):$(PORT), with the task worker"
@@ -23,6 +23,7 @@ help:
 	@echo "make format  apply ruff's formatting and safe fixes"
 	@echo "make bench   page speed at scale (SCALE=full|small DURATION=10; docs/performance.md)"
 	@echo "make bench-scaleout  two app servers share one session and see each other's writes (docs/deploy.md)"
+	@echo "make bench-log  the log at ENTRIES=1000000: tree head, proofs for a pack (docs/performance.md)"
 	@echo "make loadtest  USERS=16 people at once for DURATION=60 s on PostgreSQL: no 5xx, no write lost"
 
 $(VENV)/.installed: requirements.txt
@@ -74,6 +75,10 @@ SCALE ?= full
 DURATION ?= 10
 bench: install
 	SCALE=$(SCALE) DURATION=$(DURATION) $(PY) -m bench.run
+
+# The log at 1,000,000 entries: a tree head, a pack's proofs (docs/performance.md "The log").
+bench-log: install
+	$(PY) -m bench.log_scale
 
 # Two gunicorn servers on one database (local only): one session, each other's
 # writes at once; see docs/deploy.md "Scale beyond one machine".

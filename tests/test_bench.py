@@ -127,3 +127,46 @@ def test_the_python_driver_sends_each_body_in_turn() -> None:
 
     assert result["requests"] >= 4
     assert received[:4] == [b"engagement=1", b"engagement=2", b"engagement=1", b"engagement=2"]
+
+
+# --- The log at scale (bench/log_scale.py) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://candor:secret@db.prod.example.com:5432/candor_bench",
+        "postgres://postgres:postgres@127.0.0.1:5432/candor",  # local, but the real one
+    ],
+)
+def test_the_log_benchmark_refuses_a_database_it_could_harm(url: str) -> None:
+    from bench import log_scale
+
+    assert log_scale.database_problem(url)
+
+
+def test_the_log_benchmark_runs_small(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.log_scale"],
+        cwd=run.ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "ENTRIES": "300",
+            "PROOFS": "20",
+            "LOG_BENCH_OUTPUT": str(tmp_path / "log_scale.json"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "log_scale.json").read_text())
+    assert result["entries"] == 300
+    assert result["all_proofs_verify"] is True
+    assert result["consistency_verifies"] is True

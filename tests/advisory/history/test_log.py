@@ -735,6 +735,24 @@ def test_backfill_logs_entries_written_around_the_application(dispute, manager):
     assert [e.history_id for e in added] == [forged.pk, Comment.history.get().pk]  # oldest first
 
 
+def test_relogging_an_edited_tail_cannot_pass_the_signed_head(dispute, advisor):
+    """Remove the log entries from an edit on, edit, log them again: the head tells."""
+    comment = comment_add(dispute, by=advisor, body="What was really said.")
+    head = heads.tree_head_sign()
+    entry = comment.history.get()
+    LogEntry.objects.filter(index__gte=logged_entry(entry).index).delete()
+    type(entry).objects.filter(pk=entry.pk).update(body="Something nicer.")
+    Comment.objects.filter(pk=comment.pk).update(body="Something nicer.")
+
+    assert log.backfill() == 1  # the edited entry, logged again at the end
+    report = verification.verify()
+
+    assert not report.ok
+    problem = the_problem(report, "head")
+    assert problem.head == head.pk
+    assert "no longer give the root it signed" in problem.problem
+
+
 def test_backfill_with_nothing_to_log(dispute):
     output = run("verify_log", "--backfill")
 
