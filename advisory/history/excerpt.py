@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from advisory.history import heads, signing
+from advisory.history.log import log_size
 from advisory.history.merkle import Tree
 from advisory.models import (
     BandOverride,
@@ -61,8 +62,10 @@ def client_history(client: Client) -> dict[str, QuerySet]:
 
 def client_excerpt(client: Client) -> Excerpt:
     """The client's log entries, proven against a head signed now if the log has grown."""
+    # One read of the whole log: its tree gives the new head's root and every proof.
+    tree = Tree(heads.leaf_hashes(log_size()))
     try:
-        head = heads.tree_head_sign()
+        head = heads.tree_head_sign(tree=tree)
         problem = ""
     except signing.SigningKeyError as error:
         head = heads.latest_head()
@@ -73,7 +76,6 @@ def client_excerpt(client: Client) -> Excerpt:
     entries.sort(key=lambda entry: entry.index)
     excerpt = Excerpt(head=head, entries=entries, problem=problem)
     if head is not None and head.size:
-        tree = Tree(heads.leaf_hashes(head.size))
         excerpt.proofs = {
             entry.index: tree.inclusion_proof(entry.index, head.size)
             for entry in entries

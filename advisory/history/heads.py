@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from advisory.history import signing, timestamps
 from advisory.history.log import log_size
+from advisory.history.merkle import Tree
 from advisory.history.verifier import Frontier, Head, leaf_hash
 from advisory.models import LogEntry, TreeHead
 
@@ -42,18 +43,20 @@ def leaf_hashes(size: int) -> Iterator[bytes]:
         yield leaf_hash(bytes.fromhex(digest))
 
 
-def tree_head_sign(*, force: bool = False) -> TreeHead:
+def tree_head_sign(*, force: bool = False, tree: Tree | None = None) -> TreeHead:
     """Sign a head over the log as it is now (and timestamp it, when an authority is set).
 
     Without `force`, a log that has not grown since the latest head gets no
     new one (unless that head was signed by another key: after a rotation
-    the current key signs): that head is returned. Raises `signing.SigningKeyError` when
-    there is no usable key; nothing is stored then.
+    the current key signs): that head is returned. A caller that has just
+    built the `tree` of the whole log (an evidence pack, for its proofs)
+    passes it, so the log is read once. Raises `signing.SigningKeyError`
+    when there is no usable key; nothing is stored then.
     """
     key = signing.signing_key()
     public = key.public_key()
     # Committed entries are always positions 0..size-1 (appends are serialised).
-    size = log_size()
+    size = log_size() if tree is None else tree.size
     latest = latest_head()
     if (
         latest is not None
@@ -62,14 +65,18 @@ def tree_head_sign(*, force: bool = False) -> TreeHead:
         and not force
     ):
         return latest
-    frontier = Frontier()
-    for leaf in leaf_hashes(size):
-        frontier.append(leaf)
-    if frontier.size != size:
-        raise RuntimeError(
-            f"The log should hold {size} entries in order; {frontier.size} were read."
-        )
-    head = Head(size, frontier.root(), timezone.now().replace(microsecond=0))
+    if tree is None:
+        frontier = Frontier()
+        for leaf in leaf_hashes(size):
+            frontier.append(leaf)
+        if frontier.size != size:
+            raise RuntimeError(
+                f"The log should hold {size} entries in order; {frontier.size} were read."
+            )
+        root = frontier.root()
+    else:
+        root = tree.root()
+    head = Head(size, root, timezone.now().replace(microsecond=0))
     stored = TreeHead.objects.create(
         size=size,
         root_hash=head.root.hex(),
