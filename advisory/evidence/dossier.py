@@ -378,6 +378,8 @@ def _pack_log(pack: _Pack, client: Client, part: excerpt.Excerpt, stamp: datetim
         "entries_after_head": len(part.entries) - len(proven),
         "head": None,
         "timestamp": None,
+        # Shown in client.json but kept out of the log: not evidence.
+        "not_logged": {"client": list(Client.DERIVED_FIELDS)},
     }
     if head is not None:
         text = heads.head_of(head).text()
@@ -449,7 +451,8 @@ def _readme(client: Client, info: dict[str, Any], problem: str) -> str:
     else:
         lines += ["- The tree head carries no timestamp from an outside authority."]
     lines += [
-        "- Each evidence file is the one logged when it was uploaded (its SHA-256).",
+        "- Each evidence file is the one logged when it was uploaded (its SHA-256),",
+        "  and each record in client.json says what its latest log entry says.",
         "",
         "Other clients' records are not in this pack: the proofs hold only hashes of",
         "them, salted so that they reveal nothing.",

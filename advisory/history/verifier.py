@@ -255,6 +255,7 @@ def verify_pack(folder: Path, *, openssl: str = "openssl") -> Outcome:
     entries = _read_entries(folder, fail)
     proven = _check_entries(entries, head, fail)
     _check_evidence_files(folder, entries, fail, outcome.notes)
+    _check_records(folder, entries, info, fail)
     unproven = info.get("entries_after_head", 0)
     if unproven:
         outcome.notes.append(
@@ -445,9 +446,79 @@ def _check_evidence_files(folder: Path, entries: list[dict], fail, notes: list[s
             )
 
 
+# The sections of client.json, and the history each record of them is logged as.
+RECORD_SECTIONS = {
+    "client": "advisory.historicalclient",
+    "engagements": "advisory.historicalengagement",
+    "disagreements": "advisory.historicaldisagreement",
+    "comments": "advisory.historicalcomment",
+    "evidence_files": "advisory.historicalevidencefile",
+    "band_overrides": "advisory.historicalbandoverride",
+    "letgo_cases": "advisory.historicalletgocase",
+}
+
+
+def _check_records(folder: Path, entries: list[dict], info: dict, fail) -> None:
+    """Each record in client.json says what its latest log entry says.
+
+    Fields the firm keeps out of the evidence (pack.json "not_logged", such
+    as a client's computed health) and fields the log does not hold are not
+    compared.
+    """
+    try:
+        records = json.loads((folder / "client.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        fail("client.json is missing or unreadable.")
+        return
+    latest: dict[tuple[str, object], dict] = {}
+    for entry in entries:
+        document = entry["document"]
+        latest[document.get("model"), document.get("fields", {}).get("id")] = entry
+    skipped = info.get("not_logged", {})
+    for section, model in RECORD_SECTIONS.items():
+        rows = records.get(section) or []
+        for row in [rows] if isinstance(rows, dict) else rows:
+            entry = latest.get((model, row.get("id")))
+            if entry is None:
+                fail(f"client.json: {section} #{row.get('id')} has no entry in the log.")
+                continue
+            logged = entry["document"].get("fields", {})
+            ignored = set(skipped.get(section, ()))
+            changed = [
+                name
+                for name, value in logged.items()
+                if name in row and name not in ignored and not _same(row[name], value)
+            ]
+            if changed:
+                fail(
+                    f"client.json: {describe_record(entry['document'])} "
+                    f"says other than its latest log entry (#{entry['index']}) for "
+                    f"{', '.join(changed)}: the record was changed without being logged."
+                )
+
+
+def _same(shown: object, logged: object) -> bool:
+    """Equal values, taking two spellings of one moment (time zones) as equal."""
+    if shown == logged or str(shown) == str(logged):
+        return True
+    if isinstance(shown, str) and isinstance(logged, str):
+        try:
+            return datetime.datetime.fromisoformat(shown) == datetime.datetime.fromisoformat(logged)
+        except ValueError:
+            return False
+    return False
+
+
 def describe_entry(entry: dict) -> str:
     """Log entry #12 (Disagreement #5 “Stock count skipped”, history entry 31)."""
     document = entry.get("document") or {}
+    history_id = document.get("history_id", "?")
+    record = describe_record(document)
+    return f"Log entry #{entry.get('index', '?')} ({record}, history entry {history_id})"
+
+
+def describe_record(document: dict) -> str:
+    """Disagreement #5 “Stock count skipped”, from a logged entry's canonical JSON."""
     model = str(document.get("model", "")).rsplit(".", 1)[-1].removeprefix("historical")
     names = {
         "evidencefile": "Evidence file",
@@ -457,9 +528,7 @@ def describe_entry(entry: dict) -> str:
     kind = names.get(model, model.capitalize() or "Entry")
     fields = document.get("fields") or {}
     title = next((fields[f] for f in ("title", "name", "original_name") if fields.get(f)), "")
-    record = f"{kind} #{fields.get('id', '?')}" + (f" “{title}”" if title else "")
-    history_id = document.get("history_id", "?")
-    return f"Log entry #{entry.get('index', '?')} ({record}, history entry {history_id})"
+    return f"{kind} #{fields.get('id', '?')}" + (f" “{title}”" if title else "")
 
 
 def _public_key_id(path: Path) -> str | None:

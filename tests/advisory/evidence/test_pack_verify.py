@@ -131,6 +131,36 @@ def test_one_byte_changed_in_a_record_is_named(pack_folder, dispute):
     assert "its content no longer matches its digest" in checked.stdout
 
 
+def test_a_record_changed_in_client_json_is_named(pack_folder, dispute):
+    records = pack_folder / "client.json"
+    text = records.read_text()
+    records.write_text(text.replace('"decision": "pending"', '"decision": "accepted"', 1))
+    rewrite_manifest(pack_folder, "client.json")
+
+    checked = verify(pack_folder)
+
+    assert checked.returncode == 1
+    assert (
+        f"FAILED: client.json: Disagreement #{dispute.pk} “Stock count skipped” says other than "
+        "its latest log entry" in checked.stdout
+    )
+    assert "for decision: the record was changed without being logged." in checked.stdout
+
+
+def test_a_record_changed_behind_candors_back_shows_in_the_pack(
+    client, manager, acme, dispute, tmp_path
+):
+    """An UPDATE in the database before the pack is made: the pack says so."""
+    type(dispute).objects.filter(pk=dispute.pk).update(client_request="We agreed all along.")
+
+    folder = unzip(download(client, manager, acme), tmp_path / "pack")
+
+    checked = verify(folder)
+    assert checked.returncode == 1
+    assert f"Disagreement #{dispute.pk} “Stock count skipped” says other than" in checked.stdout
+    assert "for client_request: the record was changed without being logged." in checked.stdout
+
+
 def test_a_forger_who_rewrites_the_manifest_is_caught_by_its_signature(pack_folder, dispute):
     entries = pack_folder / "log/entries.jsonl"
     entries.write_text(entries.read_text().replace("Stock count skipped", "Stock count done", 1))
