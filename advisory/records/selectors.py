@@ -26,13 +26,13 @@ def dashboard(user: User) -> dict:
     my_ids = list(my_clients.values_list("pk", flat=True))
     mine = Disagreement.objects.filter(client__in=my_ids).active()
     open_items = mine.open().select_related("client", "engagement", "logged_by")
-    horizon = timezone.localdate() + datetime.timedelta(days=FOLLOW_UP_DAYS)
-    follow_ups = (
-        mine.open()
-        .filter(follow_up_on__lte=horizon)
-        .select_related("client")
-        .order_by("follow_up_on", "pk")
-    )
+    today = timezone.localdate()
+    horizon = today + datetime.timedelta(days=FOLLOW_UP_DAYS)
+    # Overdue and coming up are two lists: one list of both, oldest first,
+    # showed only long-overdue items under "due in the next 7 days".
+    follow_ups = mine.open().select_related("client").order_by("follow_up_on", "pk")
+    overdue = follow_ups.filter(follow_up_on__lt=today)
+    due_soon = follow_ups.filter(follow_up_on__gte=today, follow_up_on__lte=horizon)
     teams = Team.objects.visible_to(user).prefetch_related("managers")
     if user.has_perm("accounts.view_health_board"):
         scope = Client.objects.visible_to(user).active()
@@ -50,12 +50,17 @@ def dashboard(user: User) -> dict:
         "my_clients": my_clients[:HOME_LIST_LENGTH],
         "my_client_count": len(my_ids),
         "open_items": open_items[:HOME_LIST_LENGTH],
-        "follow_ups": follow_ups[:HOME_LIST_LENGTH],
+        "overdue": overdue[:HOME_LIST_LENGTH],
+        "due_soon": due_soon[:HOME_LIST_LENGTH],
         **mine.open().aggregate(
-            open_count=Count("pk"), follow_up_count=Count("pk", filter=Q(follow_up_on__lte=horizon))
+            open_count=Count("pk"),
+            overdue_count=Count("pk", filter=Q(follow_up_on__lt=today)),
+            due_soon_count=Count(
+                "pk", filter=Q(follow_up_on__gte=today, follow_up_on__lte=horizon)
+            ),
         ),
         "follow_up_days": FOLLOW_UP_DAYS,
-        "today": timezone.localdate(),
+        "today": today,
         "teams": teams,
         "board": board,
         "team_summary": Team.objects.managed_by(user).annotate(

@@ -102,24 +102,44 @@ def test_with_nothing_open_the_home_says_so(client, advisor, acme_engagement):
     assert "Nothing is waiting on you." in section(home(client, advisor), "open-heading")
 
 
-def test_follow_ups_due_in_the_next_seven_days_with_the_overdue_marked(
+def test_overdue_follow_ups_and_those_due_this_week_are_listed_apart(
     client, advisor, acme_engagement, stranger
 ):
-    for days, title in [(-3, "Overdue"), (0, "Due today"), (7, "Due in a week"), (8, "Later")]:
+    for days, title in [
+        (-20, "Long overdue"),
+        (-3, "Overdue"),
+        (0, "Due today"),
+        (7, "Due in a week"),
+        (8, "Later"),
+    ]:
         DisagreementFactory(
             engagement=acme_engagement, title=title, follow_up_on=TODAY + days * DAY
         )
     DisagreementFactory(engagement=acme_engagement, title="No follow-up")
+    page = home(client, advisor)
 
-    follow_ups = section(home(client, advisor), "followup-heading")
+    def titles(heading: str) -> list[str]:
+        items = section(page, heading).split('<li class="mb-1">')[1:]
+        return [re.search(r'<a href="[^"]+">(.*?)</a>', item)[1] for item in items]
 
-    assert "Follow-ups due in the next 7 days" in follow_ups
-    items = follow_ups.split('<li class="mb-1">')[1:]
-    titles = [re.search(r'<a href="[^"]+">(.*?)</a>', item)[1] for item in items]
-    assert titles == ["Overdue", "Due today", "Due in a week"]
-    overdue = {title for title, item in zip(titles, items, strict=True) if "(overdue)" in item}
-    assert overdue == {"Overdue"}
-    assert "13 Mar (overdue)" in items[0]
+    overdue, due_soon = section(page, "overdue-heading"), section(page, "followup-heading")
+    assert titles("overdue-heading") == ["Long overdue", "Overdue"]  # most overdue first
+    assert "Overdue follow-ups" in overdue and ">2</span>" in overdue
+    assert titles("followup-heading") == ["Due today", "Due in a week"]
+    assert "Follow-ups due in the next 7 days" in due_soon and ">2</span>" in due_soon
+    assert "Today" in due_soon
+
+
+def test_the_follow_up_counts_match_beyond_the_lists(client, advisor, acme_engagement):
+    for number in range(17):
+        DisagreementFactory(
+            engagement=acme_engagement, title=f"Old {number}", follow_up_on=TODAY - 30 * DAY
+        )
+
+    overdue = section(home(client, advisor), "overdue-heading")
+
+    assert ">17</span>" in overdue
+    assert "The 15 most overdue of 17." in overdue
 
 
 def test_the_home_leaves_out_other_advisors_clients(client, advisor, acme, stranger):
@@ -128,7 +148,8 @@ def test_the_home_leaves_out_other_advisors_clients(client, advisor, acme, stran
     assert "Overtime unpaid" not in page
     assert "Initech" not in page
     assert "Nothing is waiting on you." in section(page, "open-heading")
-    assert "No follow-ups due." in section(page, "followup-heading")
+    assert "No follow-ups due in the next 7 days." in section(page, "followup-heading")
+    assert "No follow-up is overdue." in section(page, "overdue-heading")
 
 
 def test_the_home_has_a_log_disagreement_button(client, advisor):
