@@ -265,6 +265,8 @@ class DecisionForm(HiddenFieldErrors, forms.ModelForm):
         }
 
     def __init__(self, *args, **kwargs) -> None:
+        # Its own ids: the disagreement page shows it beside the outcome form.
+        kwargs.setdefault("auto_id", "decision-%s")
         super().__init__(*args, **kwargs)
         self.fields["version"].initial = self.instance.version
         self.fields["decision"].choices = [("", "Choose the client's decision")] + [
@@ -304,6 +306,7 @@ class OutcomeForm(HiddenFieldErrors, forms.ModelForm):
         labels = {"verdict": "Who was right?", "outcome": "How it turned out"}
 
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "outcome-%s")  # beside the decision form, see there
         super().__init__(*args, **kwargs)
         self.fields["version"].initial = self.instance.version
         if not self.instance.outcome_recorded_on:

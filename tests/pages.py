@@ -36,9 +36,15 @@ def showing(first: int, last: int, total: int, things: str) -> str:
 
 
 def field_error(response, field: str, message: str) -> bool:
-    """The message is shown right under the field (crispy's invalid-feedback)."""
-    return f'<p id="error_1_id_{field}"><strong>{escape(message)}</strong></p>' in (
-        response.content.decode()
+    """The message is shown right under the field (crispy's invalid-feedback).
+
+    Fields have the ids id_<name>, or decision-<name> and outcome-<name> in the
+    two quick-action forms that share the disagreement page.
+    """
+    page = response.content.decode()
+    return any(
+        f'<p id="error_1_{prefix}{field}"><strong>{escape(message)}</strong></p>' in page
+        for prefix in ("id_", "decision-", "outcome-")
     )
 
 
@@ -51,6 +57,6 @@ def list_queries(client, url: str) -> int:
 
 def error_under(page: str, name: str) -> str:
     """The error shown under the field `name` (crispy's invalid-feedback), as text."""
-    match = re.search(rf'id="id_{name}_error"[^>]*>(.*?)</div>', page, re.S)
+    match = re.search(rf'id="(?:id_|decision-|outcome-){name}_error"[^>]*>(.*?)</div>', page, re.S)
     assert match, f"no error shown next to {name}"
     return html.unescape(re.sub(r"<[^>]+>", " ", match[1])).strip()

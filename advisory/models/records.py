@@ -499,6 +499,8 @@ class Disagreement(models.Model):
                 errors[field] = "This cannot be before the disagreement occurred."
             elif value and value > today:
                 errors[field] = "The date cannot be in the future."
+        if self.follow_up_on and self.occurred_on and self.follow_up_on < self.occurred_on:
+            errors["follow_up_on"] = "The follow-up cannot be before the disagreement occurred."
         if self.decision == self.Decision.PENDING and self.decided_on:
             errors["decided_on"] = "Leave this empty while the decision is pending."
         if self.decision != self.Decision.PROCEEDED and self._acknowledgment_given():

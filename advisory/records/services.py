@@ -165,6 +165,11 @@ def disagreement_record_outcome(
 ) -> Disagreement:
     if disagreement.decision == Disagreement.Decision.PENDING:
         raise ValidationError({"verdict": "Record the client's decision before the outcome."})
+    if disagreement.verdict == Disagreement.Verdict.PENDING and not disagreement.outcome.strip():
+        # Nothing to record: no "Outcome: Pending" entry, no outcome date.
+        raise ValidationError(
+            {"verdict": "Choose who was right, or describe how it has turned out so far."}
+        )
     if not disagreement.outcome_recorded_on:
         disagreement.outcome_recorded_on = timezone.localdate()
     label = disagreement.get_verdict_display()

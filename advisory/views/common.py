@@ -22,6 +22,7 @@ from advisory.transfer.exports import ListExport
 
 PAGE_SIZE = 25
 ALREADY_SAVED = "This was already saved as you sent it; nothing was changed."
+NOTHING_CHANGED = "Nothing changed: the form was sent back as it was, so nothing was saved."
 COUNT_UP_TO = 1000  # rows counted at least; beyond, lists say "more than 1,000"
 MAX_PAGE = 10**9  # a later page number shows the last page
 
@@ -136,9 +137,13 @@ def save_form(
     template: str,
     context: dict,
     success: str,
+    unchanged: str = NOTHING_CHANGED,
 ) -> HttpResponse:
     """Validate and save a versioned form, or re-show it with what went wrong.
 
+    - a form of an existing record sent back exactly as it was: nothing is
+      written (no history entry, no new version) and the person is told
+      `unchanged`, rather than a success that did nothing;
     - invalid input: the form with errors next to the fields (status 400);
     - a stale version: the form keeps the user's text, the conflict shows the
       other person's values, and resubmitting saves deliberately (status 409);
@@ -150,6 +155,9 @@ def save_form(
     conflict = None
     if request.method == "POST":
         status = 400
+        if form.is_valid() and form.instance.pk and not form.has_changed():
+            messages.info(request, unchanged)
+            return redirect(form.instance)
         if form.is_valid():
             try:
                 obj = save()

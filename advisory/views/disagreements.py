@@ -226,6 +226,10 @@ def disagreement_decision(request: HttpRequest, pk: int) -> HttpResponse:
             "button": "Record decision",
         },
         success="Decision recorded.",
+        unchanged=(
+            f"Nothing changed: the decision is already “{disagreement.get_decision_display()}”. "
+            "Choose another decision, or change the acknowledgment, to record one."
+        ),
     )
 
 
@@ -248,6 +252,10 @@ def disagreement_outcome(request: HttpRequest, pk: int) -> HttpResponse:
             "button": "Record outcome",
         },
         success="Outcome recorded.",
+        unchanged=(
+            "Nothing changed: choose who was right, or describe how it turned out, "
+            "to record the outcome."
+        ),
     )
 
 

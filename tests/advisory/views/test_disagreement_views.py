@@ -81,8 +81,11 @@ def text(response) -> str:
 
 
 def labels(page: str) -> dict[str, str]:
-    """Field name → its label text."""
-    found = re.findall(r'<label[^>]*for="id_(\w+)"[^>]*>\s*(.*?)\s*<', page, re.S)
+    """Field name → its label text (ids id_<name>, or decision-<name> and outcome-<name>
+    for the two quick-action forms that share the disagreement page)."""
+    found = re.findall(
+        r'<label[^>]*for="(?:id_|decision-|outcome-)(\w+)"[^>]*>\s*(.*?)\s*<', page, re.S
+    )
     return {name: html.unescape(label).strip() for name, label in found}
 
 
@@ -1384,3 +1387,156 @@ def test_a_long_select_of_records_reads_them_in_one_query(acme, django_assert_nu
     with django_assert_num_queries(1):  # no COUNT first
         html_ = widget.render("client", None)
     assert acme.name in html_
+
+
+# --- No false success (issue 18) ------------------------------------------------------
+
+
+def entries(disagreement: Disagreement) -> int:
+    return disagreement.history.count()
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+OUTCOME_UNCHANGED = (
+    "Nothing changed: choose who was right, or describe how it turned out, to record the outcome."
+)
+
+
+def test_recording_the_default_pending_outcome_says_what_to_choose(client, advisor, dispute):
+    """The form as it came ("Pending", no text): no "Outcome: Pending" entry, no date."""
+    decide(dispute, advisor)
+    before = entries(dispute)
+    client.force_login(advisor)
+
+    response = client.post(
+        url("disagreement-outcome", dispute),
+        {"version": 2, "verdict": "pending", "outcome": "", "outcome_recorded_on": TODAY},
+        follow=True,
+    )
+
+    assert messages_of(response) == [OUTCOME_UNCHANGED]
+    dispute.refresh_from_db()
+    assert (dispute.outcome_recorded_on, dispute.version) == (None, 2)
+    assert entries(dispute) == before
+
+
+def test_a_pending_outcome_with_only_a_date_is_refused(client, advisor, dispute):
+    decide(dispute, advisor)
+    before = entries(dispute)
+    client.force_login(advisor)
+
+    response = client.post(
+        url("disagreement-outcome", dispute),
+        {"version": 2, "verdict": "pending", "outcome": "", "outcome_recorded_on": TODAY - DAY},
+    )
+
+    assert response.status_code == 400
+    assert error_under(text(response), "verdict") == (
+        "Choose who was right, or describe how it has turned out so far."
+    )
+    dispute.refresh_from_db()
+    assert (dispute.outcome_recorded_on, dispute.version) == (None, 2)
+    assert entries(dispute) == before
+
+
+def test_an_outcome_sent_back_as_recorded_writes_nothing(client, advisor, dispute):
+    decide(dispute, advisor)
+    client.force_login(advisor)
+    client.post(
+        url("disagreement-outcome", dispute),
+        {"version": 2, "verdict": "mixed", "outcome": "Half of it went well.",
+         "outcome_recorded_on": TODAY},
+        follow=True,  # and read its message
+    )  # fmt: skip
+    dispute.refresh_from_db()
+    assert dispute.verdict == Disagreement.Verdict.MIXED
+    before = entries(dispute)
+
+    response = client.post(
+        url("disagreement-outcome", dispute),
+        {"version": dispute.version, "verdict": "mixed", "outcome": "Half of it went well.",
+         "outcome_recorded_on": TODAY},
+        follow=True,
+    )  # fmt: skip
+
+    assert messages_of(response) == [OUTCOME_UNCHANGED]
+    assert entries(dispute) == before
+
+
+def test_the_same_decision_again_is_refused_and_writes_nothing(client, advisor, dispute):
+    decide(dispute, advisor)
+    dispute.refresh_from_db()
+    before = entries(dispute)
+    client.force_login(advisor)
+
+    response = client.post(
+        url("disagreement-decision", dispute),
+        {"version": dispute.version, "decision": "accepted", "decided_on": TODAY.isoformat()},
+        follow=True,
+    )
+
+    assert messages_of(response) == [
+        "Nothing changed: the decision is already “Accepted advice”. Choose another "
+        "decision, or change the acknowledgment, to record one."
+    ]
+    dispute.refresh_from_db()
+    assert dispute.version == 2
+    assert entries(dispute) == before
+
+
+def test_an_edit_sent_back_unchanged_says_so_and_writes_nothing(client, advisor, dispute):
+    before = entries(dispute)
+    client.force_login(advisor)
+
+    response = client.post(url("disagreement-edit", dispute), edit_data(dispute), follow=True)
+
+    assert messages_of(response) == [common.NOTHING_CHANGED]
+    dispute.refresh_from_db()
+    assert dispute.version == 1
+    assert entries(dispute) == before
+
+
+def test_a_stale_unchanged_form_still_reports_the_conflict(client, advisor, dispute):
+    """Unchanged against what the person opened, not against what is stored now."""
+    data = edit_data(dispute)
+    decide(dispute, advisor)  # someone else, meanwhile
+
+    client.force_login(advisor)
+    response = client.post(url("disagreement-edit", dispute), data)
+
+    assert response.status_code == 409  # the other person's change is shown, not "nothing changed"
+    assert common.NOTHING_CHANGED not in text(response)
+    assert entries(dispute) == 2  # logged, decided: nothing from this post
+
+
+def test_a_follow_up_before_the_disagreement_is_refused(client, advisor, dispute):
+    client.force_login(advisor)
+
+    response = client.post(
+        url("disagreement-edit", dispute),
+        edit_data(dispute, follow_up_on=(dispute.occurred_on - 400 * DAY).isoformat()),
+    )
+
+    assert response.status_code == 400
+    assert error_under(text(response), "follow_up_on") == (
+        "The follow-up cannot be before the disagreement occurred."
+    )
+    dispute.refresh_from_db()
+    assert dispute.follow_up_on is None
+
+
+def test_the_disagreement_page_has_no_duplicate_ids(client, advisor, dispute):
+    client.force_login(advisor)
+
+    page = text(client.get(url("disagreement-detail", dispute)))
+
+    decide(dispute, advisor)  # both quick-action forms on the page
+    page = text(client.get(url("disagreement-detail", dispute)))
+
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    duplicates = {name for name in ids if ids.count(name) > 1}
+    assert not duplicates
+    assert 'id="decision-version"' in page and 'id="outcome-version"' in page
