@@ -156,7 +156,11 @@ def disagreement_record_decision(
         disagreement.client_words = ""
     label = disagreement.get_decision_display()
     return record_save(
-        disagreement, by=by, reason=f"Decision: {label}", expected_version=expected_version
+        disagreement,
+        by=by,
+        reason=f"Decision: {label}",
+        expected_version=expected_version,
+        unchanged=f"Nothing changed: the decision is already “{label}”.",
     )
 
 
@@ -174,7 +178,11 @@ def disagreement_record_outcome(
         disagreement.outcome_recorded_on = timezone.localdate()
     label = disagreement.get_verdict_display()
     return record_save(
-        disagreement, by=by, reason=f"Outcome: {label}", expected_version=expected_version
+        disagreement,
+        by=by,
+        reason=f"Outcome: {label}",
+        expected_version=expected_version,
+        unchanged=f"Nothing changed: the outcome is already recorded as “{label}”.",
     )
 
 

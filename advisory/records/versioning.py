@@ -202,8 +202,12 @@ def record_save[R: Versioned](
     expected_version: int | None = None,
     amending: bool = False,
     prechecked: bool = False,
+    unchanged: str = "",
 ) -> R:
     """Validate and save a new or changed record, keeping its history.
+
+    With `unchanged` (a message), saving an existing record that would change
+    none of its fields is refused with that message: nothing is written.
 
     With `expected_version`, the save is refused with EditConflict when the
     stored record has moved on (optimistic locking). Archived records and the
@@ -233,6 +237,8 @@ def record_save[R: Versioned](
             if getattr(current, "is_archived", False) and instance.is_archived:
                 raise ValidationError("This record is archived: restore it before changing it.")
             hooks.refuse_change(current, instance, amending=amending)
+            if unchanged and not changed_fields(current, instance):
+                raise ValidationError(unchanged, code="unchanged")
             instance.version = current.version + 1
         prepared = hooks.prepare(instance, current)
         if prechecked:
@@ -246,6 +252,18 @@ def record_save[R: Versioned](
         instance.save()
         hooks.saved(instance, prepared)
         return instance
+
+
+def changed_fields(current: models.Model, instance: models.Model) -> list[str]:
+    """The concrete fields whose values differ, the version and timestamps aside."""
+    ignored = {"version", "updated_at"}
+    return [
+        field.attname
+        for field in instance._meta.concrete_fields
+        if field.attname not in ignored
+        and field.to_python(getattr(current, field.attname))
+        != field.to_python(getattr(instance, field.attname))
+    ]
 
 
 def record_set_archived[R: Versioned](

@@ -629,6 +629,47 @@ def test_a_verdict_needs_the_outcome_described(dispute, advisor):
     assert response.json() == {"outcome": ["Describe how it turned out."]}
 
 
+def test_the_same_decision_again_writes_nothing(dispute, advisor):
+    client = api(advisor)
+    url = f"/api/disagreements/{dispute.pk}/decision/"
+    day = str(TODAY())
+    client.post(url, {"version": 1, "decision": "accepted", "decided_on": day}, format="json")
+    entries = dispute.history.count()
+
+    response = client.post(
+        url, {"version": 2, "decision": "accepted", "decided_on": day}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": ["Nothing changed: the decision is already “Accepted advice”."]
+    }
+    assert (fresh(dispute).version, dispute.history.count()) == (2, entries)
+
+
+def test_an_outcome_that_records_nothing_is_refused(dispute, advisor):
+    client = api(advisor)
+    client.post(
+        f"/api/disagreements/{dispute.pk}/decision/",
+        {"version": 1, "decision": "accepted"},
+        format="json",
+    )
+    entries = dispute.history.count()
+
+    response = client.post(
+        f"/api/disagreements/{dispute.pk}/outcome/",
+        {"version": 2, "verdict": "pending"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "verdict": ["Choose who was right, or describe how it has turned out so far."]
+    }
+    dispute = fresh(dispute)
+    assert (dispute.outcome_recorded_on, dispute.history.count()) == (None, entries)
+
+
 def test_a_stale_outcome_answers_409(dispute, advisor):
     dispute.decision = D.Decision.ACCEPTED
     record_save(dispute, by=advisor, expected_version=1)
