@@ -1,4 +1,9 @@
-"""The tamper-evident chain's links (advisory.history.log writes and checks them)."""
+"""The hash chain the log replaced (migration 0015): its links, kept as they were.
+
+Nothing writes them any more. advisory.history.verification checks that each
+link still links the entry carried into the log, so the old chain stays
+verified, and the log's signed tree heads now cover those entries.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from django.utils import timezone
 
 
 class ChainLink(models.Model):
-    """One link per history entry: SHA-256 over the entry's content and the
-    previous link's hash, so a changed, removed or inserted entry breaks the
-    chain from that point on (advisory/history/log.py, `manage.py verify_log`)."""
+    """One link per history entry written before the log: SHA-256 over the
+    previous link's hash and the entry's canonical JSON (now kept in its
+    LogEntry), so a changed, removed or inserted entry breaks the chain."""
 
     history_model = models.CharField(max_length=100)  # "advisory.historicaldisagreement"
     history_id = models.BigIntegerField()
