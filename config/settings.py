@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "advisory.web.context_processors.notifications",
+                "advisory.web.context_processors.navigation",
             ],
         },
     },

@@ -152,13 +152,6 @@ def test_the_home_leaves_out_other_advisors_clients(client, advisor, acme, stran
     assert "No follow-up is overdue." in section(page, "overdue-heading")
 
 
-def test_the_home_has_a_log_disagreement_button(client, advisor):
-    page = home(client, advisor)
-    content = page[page.index("<h1") :]
-
-    assert f'href="{reverse("disagreement-create")}">Log disagreement</a>' in content
-
-
 def test_a_long_list_links_to_all_open_items(client, advisor, acme_engagement):
     DisagreementFactory.create_batch(HOME_LIST_LENGTH + 2, engagement=acme_engagement)
 

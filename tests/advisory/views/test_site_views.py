@@ -16,7 +16,7 @@ EVERY_ROLE_PAGES = [
     "disagreement-create",
     "health-board",
 ]
-NAV_LABELS = ["Dashboard", "Clients", "Disagreements", "Health", "Log disagreement"]
+NAV_LABELS = ["Dashboard", "Clients", "Engagements", "Disagreements", "Health", "Log disagreement"]
 
 
 @pytest.mark.parametrize("name", [*EVERY_ROLE_PAGES, "letgo-list"])
@@ -53,6 +53,28 @@ def test_the_navigation_for_an_advisor(client, advisor):
     for label in NAV_LABELS:
         assert f">{label}</a>" in page
     assert "Let-go review" not in page
+    assert ">Imports</a>" not in page
+
+
+def test_there_is_one_log_disagreement_button(client, advisor):
+    """In the navigation, on every page; the dashboard and the list add none of their own."""
+    client.force_login(advisor)
+    for name in ("dashboard", "disagreement-list"):
+        page = client.get(reverse(name)).content.decode()
+        assert page.count(">Log disagreement</a>") == 1, name
+
+
+@pytest.mark.parametrize("role", ["manager", "admin"])
+def test_managers_and_admins_find_imports_in_the_navigation(client, request, role):
+    client.force_login(request.getfixturevalue(role))
+    page = client.get(reverse("dashboard")).content.decode()
+    assert f'href="{reverse("import-upload")}">Imports</a>' in page
+
+
+def test_the_api_docs_link_back_to_candor(client, advisor):
+    client.force_login(advisor)
+    page = client.get("/api/docs/").content.decode()
+    assert f'<a href="{reverse("dashboard")}">← Back to Candor</a>' in page
 
 
 @pytest.mark.parametrize("role", ["manager", "admin"])
