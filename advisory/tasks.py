@@ -40,7 +40,7 @@ def hourly_tree_head() -> None:
     heads.tree_heads_timestamp_missing()
     try:
         heads.tree_head_sign()
-    except signing.SigningKeyError as error:
+    except (signing.SigningKeyError, heads.LogDamaged) as error:
         logger.error("The log's tree head was not signed: %s", error)
 
 

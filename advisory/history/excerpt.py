@@ -67,7 +67,7 @@ def client_excerpt(client: Client) -> Excerpt:
     try:
         head = heads.tree_head_sign(tree=tree)
         problem = ""
-    except signing.SigningKeyError as error:
+    except (signing.SigningKeyError, heads.LogDamaged) as error:
         head = heads.latest_head()
         problem = f"No new tree head could be signed: {error}"
     entries = []
@@ -75,7 +75,9 @@ def client_excerpt(client: Client) -> Excerpt:
         entries.extend(LogEntry.objects.filter(history_model=label, history_id__in=history_ids))
     entries.sort(key=lambda entry: entry.index)
     excerpt = Excerpt(head=head, entries=entries, problem=problem)
-    if head is not None and head.size:
+    if head is not None and 0 < head.size <= tree.size:
+        # (A head larger than the log as read: entries went missing since.
+        # No proof can be made; verify.py and verify_log say so.)
         excerpt.proofs = {
             entry.index: tree.inclusion_proof(entry.index, head.size)
             for entry in entries

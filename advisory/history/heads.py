@@ -28,6 +28,17 @@ from advisory.models import LogEntry, TreeHead
 
 logger = logging.getLogger(__name__)
 
+
+class LogDamaged(Exception):
+    """The log's positions do not run without a gap: no head is signed over it."""
+
+    def __init__(self, size: int, read: int) -> None:
+        super().__init__(
+            f"The log should hold {size} entries in order but {read} were read: entries "
+            "are missing. No tree head is signed over a damaged log; run verify_log."
+        )
+
+
 READ_CHUNK = 10_000
 
 
@@ -51,12 +62,15 @@ def tree_head_sign(*, force: bool = False, tree: Tree | None = None) -> TreeHead
     the current key signs): that head is returned. A caller that has just
     built the `tree` of the whole log (an evidence pack, for its proofs)
     passes it, so the log is read once. Raises `signing.SigningKeyError`
-    when there is no usable key; nothing is stored then.
+    when there is no usable key, and `LogDamaged` when entries are missing
+    from the log; nothing is stored then.
     """
     key = signing.signing_key()
     public = key.public_key()
     # Committed entries are always positions 0..size-1 (appends are serialised).
-    size = log_size() if tree is None else tree.size
+    size = log_size()
+    if tree is not None and tree.size != size:
+        raise LogDamaged(size, tree.size)
     latest = latest_head()
     if (
         latest is not None
@@ -70,9 +84,7 @@ def tree_head_sign(*, force: bool = False, tree: Tree | None = None) -> TreeHead
         for leaf in leaf_hashes(size):
             frontier.append(leaf)
         if frontier.size != size:
-            raise RuntimeError(
-                f"The log should hold {size} entries in order; {frontier.size} were read."
-            )
+            raise LogDamaged(size, frontier.size)
         root = frontier.root()
     else:
         root = tree.root()

@@ -42,7 +42,7 @@ def tree_head_sign(request: HttpRequest) -> HttpResponse:
     before = heads.latest_head()
     try:
         head = heads.tree_head_sign()
-    except signing.SigningKeyError as error:
+    except (signing.SigningKeyError, heads.LogDamaged) as error:
         messages.error(request, f"No tree head was signed. {error}")
         return redirect("verify-log")
     if before is not None and head.pk == before.pk:

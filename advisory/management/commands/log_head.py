@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, force: bool = False, **options) -> None:
         try:
             head = heads.tree_head_sign(force=force)
-        except signing.SigningKeyError as error:
+        except (signing.SigningKeyError, heads.LogDamaged) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Tree head #{head.pk}: {head.size} entries, root {head.root_hash}.")
         if head.timestamp_token is not None:

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from advisory.evidence.files import evidence_attach
 from advisory.history import heads
-from advisory.models import TreeHead
+from advisory.models import LogEntry, TreeHead
 from advisory.records.comments import comment_add
 from tests import tsa
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory
@@ -284,3 +284,19 @@ def test_the_pack_costs_no_query_per_entry(
     with django_assert_max_num_queries(80):
         response = client.get(reverse("client-evidence-pack", args=[acme.pk]))
         b"".join(response.streaming_content)
+
+
+def test_a_pack_from_a_damaged_log_says_so_and_does_not_verify(
+    client, manager, advisor, acme, dispute, tmp_path
+):
+    heads.tree_head_sign()
+    LogEntry.objects.order_by("index")[1].delete()  # the engagement's entry, say
+
+    folder = unzip(download(client, manager, acme), tmp_path / "pack")
+
+    assert "No new tree head could be signed: The log should hold" in (
+        (folder / "README.txt").read_text()
+    )
+    checked = verify(folder)
+    assert checked.returncode == 1
+    assert "it is not in the firm's log as of the tree head" in checked.stdout

@@ -481,6 +481,19 @@ def test_appending_never_waits_for_a_key(dispute, advisor, settings, tmp_path):
     assert LogEntry.objects.count() == before + 1
 
 
+def test_no_head_is_signed_over_a_damaged_log(dispute, client, admin):
+    LogEntry.objects.order_by("index")[1].delete()
+
+    with pytest.raises(heads.LogDamaged, match="entries are missing"):
+        heads.tree_head_sign()
+    with pytest.raises(CommandError, match="No tree head is signed over a damaged log"):
+        run("log_head")
+    client.force_login(admin)
+    response = client.post(reverse("tree-head-sign"), follow=True)
+    assert "No tree head was signed. The log should hold" in response.content.decode()
+    assert not TreeHead.objects.exists()
+
+
 def test_a_changed_entry_after_a_head_breaks_its_root(dispute):
     head = heads.tree_head_sign()
     entry = LogEntry.objects.order_by("index")[2]
