@@ -14,7 +14,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
@@ -108,6 +108,6 @@ def trusted_key_ids() -> dict[str, str]:
 def signature_valid(public_key_pem: str, signature: bytes, message: bytes) -> bool:
     try:
         load_public_pem(public_key_pem).verify(signature, message)
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError):
         return False
     return True

@@ -135,9 +135,20 @@ def _check_entries(report: Report, progress: Progress | None) -> bytearray:
                 )
             expected = entry.index + 1
             document = _document(entry)
-            if entry_digest(bytes.fromhex(entry.salt), entry.canonical.encode()) != bytes.fromhex(
-                entry.digest
-            ):
+            try:
+                salt, digest = bytes.fromhex(entry.salt), bytes.fromhex(entry.digest)
+            except ValueError:
+                salt, digest = b"", b""
+            if len(digest) != 32:
+                report.add(
+                    Problem(
+                        _where(entry, document),
+                        "Its salt or digest is not hexadecimal SHA-256: the log entry was "
+                        "changed after it was written.",
+                        index=entry.index,
+                    )
+                )
+            elif entry_digest(salt, entry.canonical.encode()) != digest:
                 report.add(
                     Problem(
                         _where(entry, document),
@@ -147,7 +158,7 @@ def _check_entries(report: Report, progress: Progress | None) -> bytearray:
                     )
                 )
             _check_history_row(report, entry, document, rows, snapshots, models_by_label)
-            leaf = leaf_hash(bytes.fromhex(entry.digest))
+            leaf = leaf_hash(digest)
             frontier.append(leaf)
             leaves += leaf
             while pending_heads and pending_heads[0].size == frontier.size:
@@ -295,7 +306,20 @@ def _check_heads(report: Report, leaves: bytearray) -> None:
     tree = None
     previous = None
     for stored in report.heads:
-        text = heads.head_of(stored).text()
+        try:
+            text = heads.head_of(stored).text()
+            bytes.fromhex(stored.signature)
+        except ValueError:
+            report.add(
+                Problem(
+                    _head_name(stored),
+                    "Its root or signature is not hexadecimal: the head was changed.",
+                    head=stored.pk,
+                    kind="head",
+                )
+            )
+            previous = None  # nothing to check the next head's consistency against
+            continue
         if not signing.signature_valid(stored.public_key, bytes.fromhex(stored.signature), text):
             report.add(
                 Problem(
@@ -521,6 +545,8 @@ def _where(entry: LogEntry, document: dict[str, Any]) -> str:
     name = next((fields[f] for f in ("title", "name", "original_name") if fields.get(f)), "")
     if name:
         record += f" “{name}”"
-    date = document.get("history_date", "")
-    dated = f" of {datetime.datetime.fromisoformat(date):%-d %b %Y}" if date else ""
+    try:
+        dated = f" of {datetime.datetime.fromisoformat(document['history_date']):%-d %b %Y}"
+    except (KeyError, TypeError, ValueError):
+        dated = ""
     return f"Log entry #{entry.index} — {record}, history entry {entry.history_id}{dated}"

@@ -476,8 +476,11 @@ def _check_records(folder: Path, entries: list[dict], info: dict, fail) -> None:
         latest[document.get("model"), document.get("fields", {}).get("id")] = entry
     skipped = info.get("not_logged", {})
     for section, model in RECORD_SECTIONS.items():
-        rows = records.get(section) or []
+        rows = records.get(section) or [] if isinstance(records, dict) else []
         for row in [rows] if isinstance(rows, dict) else rows:
+            if not isinstance(row, dict):
+                fail(f"client.json: {section} holds something that is not a record.")
+                continue
             entry = latest.get((model, row.get("id")))
             if entry is None:
                 fail(f"client.json: {section} #{row.get('id')} has no entry in the log.")

@@ -369,6 +369,21 @@ def test_an_edited_log_entry_no_longer_matches_its_digest(dispute):
     assert any("title no longer says what was logged" in p for p in found)
 
 
+def test_garbage_in_the_log_is_reported_not_a_crash(dispute):
+    entry = LogEntry.objects.order_by("index").first()
+    head = heads.tree_head_sign()
+    LogEntry.objects.filter(pk=entry.pk).update(salt="not hex", canonical="{not json")
+    TreeHead.objects.filter(pk=head.pk).update(signature="zz", public_key="garbage")
+
+    found = problems(verification.verify())
+
+    assert any("Its salt or digest is not hexadecimal SHA-256" in p for p in found)
+    assert any("Its root or signature is not hexadecimal" in p for p in found)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="The log does not verify"):
+        call_command("verify_log", stdout=out)
+
+
 def test_a_removed_log_entry_leaves_a_gap(dispute):
     entry = LogEntry.objects.order_by("index")[1]
     entry.delete()
