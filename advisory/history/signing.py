@@ -52,6 +52,15 @@ def signing_key() -> Ed25519PrivateKey:
     return key
 
 
+def key_problem() -> str:
+    """Why no tree head can be signed now ("" when the key is usable)."""
+    try:
+        signing_key()
+    except SigningKeyError as error:
+        return str(error)
+    return ""
+
+
 def create_key(path: Path) -> Ed25519PrivateKey:
     """Write a new private key to `path`, readable by its owner only; never overwrite."""
     key = Ed25519PrivateKey.generate()

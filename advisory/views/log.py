@@ -16,11 +16,7 @@ from advisory.history import heads, signing, verification
 def verify_log(request: HttpRequest) -> HttpResponse:
     """Check the whole log now: entries, history, heads, timestamps, the old chain."""
     report = verification.verify()
-    try:
-        signing.signing_key()
-        key_problem = ""
-    except signing.SigningKeyError as error:
-        key_problem = str(error)
+    key_problem = signing.key_problem()
     # Reading every stored file is verify_log's job, not a page's: the page
     # shows what the last readings found.
     failed_files = integrity.failed_checks()

@@ -55,10 +55,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"Signed by key:    {head.key_id}")
         else:
             problems.append(describe(report))
-        try:
-            signing.signing_key()
-        except signing.SigningKeyError as error:
-            problems.append(f"New tree heads cannot be signed. {error}")
+        if key_problem := signing.key_problem():
+            problems.append(f"New tree heads cannot be signed. {key_problem}")
         if failed_files:
             problems.append(describe_files(failed_files))
         else:
