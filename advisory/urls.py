@@ -14,6 +14,7 @@ from advisory.views import (
     letgo,
     log,
     notifications,
+    saved_views,
 )
 
 urlpatterns = [
@@ -123,4 +124,9 @@ urlpatterns = [
         notifications.notification_unsubscribe,
         name="notification-unsubscribe",
     ),
+    # Saved views: each person's own filtered lists
+    path("saved-views/", saved_views.saved_view_list, name="saved-view-list"),
+    path("saved-views/new/", saved_views.saved_view_create, name="saved-view-create"),
+    path("saved-views/<int:pk>/rename/", saved_views.saved_view_rename, name="saved-view-rename"),
+    path("saved-views/<int:pk>/delete/", saved_views.saved_view_delete, name="saved-view-delete"),
 ]

@@ -46,3 +46,4 @@ from advisory.models.records import EvidenceCheck as EvidenceCheck
 from advisory.models.records import EvidenceFile as EvidenceFile
 from advisory.models.records import evidence_path as evidence_path
 from advisory.models.records import long_text as long_text
+from advisory.models.views import SavedView as SavedView

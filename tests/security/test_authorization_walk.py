@@ -50,7 +50,7 @@ from accounts.models import ApiToken, User
 from accounts.roles import Role
 from advisory.evidence.files import evidence_attach
 from advisory.letgo.services import letgo_propose
-from advisory.models import Delivery, LetGoCase, Notification, NotificationKind
+from advisory.models import Delivery, LetGoCase, Notification, NotificationKind, SavedView
 from advisory.records.services import disagreement_mark_reviewed
 from advisory.transfer import imports
 from advisory.transfer import jobs as import_jobs
@@ -90,6 +90,7 @@ SCOPE = {
     # Personal records: only their owner's.
     "notification": {"advisor"},  # alice's
     "api_token": {"advisor"},  # alice's
+    "saved_view": {"advisor"},  # alice's
     "import_job": {"manager"},  # charlie started it
     # Not a record: a kind of import template.
     "import_kind": {"advisor", "manager", "admin", "other_advisor", "other_manager"},
@@ -158,6 +159,10 @@ PAGES: dict[str, tuple[str, str | None]] = {
     "notification-read": (ADVISOR, "notification"),
     "notification-read-all": (ADVISOR, None),
     "notification-preferences": (ADVISOR, None),
+    "saved-view-list": (ADVISOR, None),
+    "saved-view-create": (ADVISOR, None),
+    "saved-view-rename": (ADVISOR, "saved_view"),
+    "saved-view-delete": (ADVISOR, "saved_view"),
     # the API (401 without credentials)
     "api:api-root": (ADVISOR, None),
     "api:client-list": (ADVISOR, None),
@@ -334,6 +339,9 @@ def _build_world() -> World:
         delivery=Delivery.IN_APP,
     )
     token, _secret = ApiToken.objects.issue(user=alice, name="Reporting script")
+    saved_view = SavedView.objects.create(
+        user=alice, name="Critical ones", list_name="disagreement-list", query="severity=critical"
+    )
     _make_admin_site_records(alice)
     people = {
         "advisor": alice,
@@ -354,6 +362,7 @@ def _build_world() -> World:
             "evidence": evidence,
             "notification": notification,
             "api_token": token,
+            "saved_view": saved_view,
         },
         job_id="walk-import-job",
         team_names=["Acme Holdings", "Annual audit 2026", "Stock count skipped", "Borealis"],
