@@ -16,9 +16,11 @@ from advisory.views import (
     notifications,
     saved_views,
 )
+from advisory.views.search import search_results
 
 urlpatterns = [
     path("", home.dashboard, name="dashboard"),
+    path("search/", search_results, name="search"),
     # Clients
     path("clients/", clients.client_list, name="client-list"),
     path("clients/new/", clients.client_create, name="client-create"),

@@ -108,6 +108,7 @@ PAGES: dict[str, tuple[str, str | None]] = {
     "two-factor-turn-off": (ADVISOR, None),
     # the pages
     "dashboard": (ADVISOR, None),
+    "search": (ADVISOR, None),
     "client-list": (ADVISOR, None),
     "client-create": (ADVISOR, None),
     "client-detail": (ADVISOR, "client"),

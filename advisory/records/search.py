@@ -1,0 +1,504 @@
+"""Find anything: clients, engagements and disagreements within a user's scope.
+
+On PostgreSQL, full-text search: one weighted `SearchVector` per model (title
+A, the client's request and our recommendation B, the outcome C; comments C),
+each matched by a GIN expression index of exactly the same expression
+(migration 0016), ranked with `SearchRank` and highlighted with
+`SearchHeadline`. The text search configuration is 'english': the records are
+English prose, so "fees" finds "fee" and "counting" finds "count", and stop
+words ("the", "of") neither match nor cost index reads. Names are stemmed the
+same way on both sides, so they still match.
+
+Elsewhere (SQLite in development and tests) the same query is answered by
+plain matching: every word must appear somewhere (case-insensitive substring),
+ranked by where it appears, with the same weights, and highlighted here.
+
+What a query may say (`parse`): words, each also matching as the start of a
+longer word ("harb" finds Harbour: a search box is typed into); `or` between
+two words; `-word` to leave records with that word out. Quotes are read as
+word boundaries, not phrases: a phrase makes PostgreSQL re-read every
+candidate row's text (a recheck the index cannot answer), hundreds of
+milliseconds for common words at a million disagreements. A query of only
+`-words` is refused: it would read every row.
+
+Speed at scale (docs/performance.md): the index finds the matching rows; of
+those, at most WINDOW of the most recent are ranked (ranking recomputes each
+row's vector, about 25 µs a row, so ranking every match of a common word
+would cost seconds). A word rarer than that in the user's scope is ranked
+exactly; for a common one, the most relevant of its most recent matches come
+first. Results come PER_PAGE at a time per kind.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import and_, or_
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.db import connection, models
+from django.db.models import Case, F, Func, Q, Value, When
+from django.db.models.functions import NullIf
+
+from accounts.models import User
+from advisory.models import Client, Comment, Disagreement, Engagement
+
+MAX_QUERY = 200  # characters
+MAX_TERMS = 12  # words in a query; more are ignored
+PER_PAGE = 20  # results of one kind on a page
+WINDOW = 200  # the most recent matches of one kind that are ranked
+CONFIG = "english"
+
+# Highlighted words come back between these markers, never as HTML: the page
+# escapes the text and then turns the markers into <mark> (views/search.py).
+START, STOP = "\x02", "\x03"
+# ts_headline's options: MaxWords/MinWords per fragment, up to two fragments.
+HEADLINE = {
+    "start_sel": START,
+    "stop_sel": STOP,
+    "max_words": 24,
+    "min_words": 12,
+    "max_fragments": 2,
+    "fragment_delimiter": " … ",
+}
+SNIPPET = 200  # characters of a snippet on SQLite
+
+KINDS = ("client", "engagement", "disagreement")
+
+EMPTY = (
+    "Type a word or two to search for: a client, an engagement or what a disagreement was about."
+)
+TOO_LONG = (
+    f"That search is too long: use at most {MAX_QUERY} characters "
+    "(a few distinctive words work best)."
+)
+ONLY_EXCLUDED = "Say what to look for, not only what to leave out (a word without a minus sign)."
+
+
+# --- The query -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A parsed query: groups of words, every group must match (a group
+    matches when any of its words does), and words that must not appear."""
+
+    groups: tuple[tuple[str, ...], ...]
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> list[str]:
+        return [word for group in self.groups for word in group]
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)
+
+
+WORD = re.compile(r"[^\W_]+")
+
+
+def normalize(text: str) -> str:
+    """The query as typed, without control characters (PostgreSQL refuses NUL)
+    and with runs of white space made one."""
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    return " ".join(text.split())
+
+
+def problem(query: str) -> str | None:
+    """Why `query` (as typed) cannot be searched for, or None."""
+    query = normalize(query)
+    if not query:
+        return EMPTY
+    if len(query) > MAX_QUERY:
+        return TOO_LONG
+    terms = parse(query)
+    if not terms and terms.excluded:
+        return ONLY_EXCLUDED
+    if not terms:
+        return EMPTY
+    return None
+
+
+def parse(query: str) -> Terms:
+    """Words, `or` between words, `-word`; anything but letters and digits
+    separates words (so the result is safe to hand to to_tsquery)."""
+    groups: list[list[str]] = []
+    excluded: list[str] = []
+    joining = False
+    count = 0
+    for token in normalize(query).replace('"', " ").split(" "):
+        if count >= MAX_TERMS:
+            break
+        if token.lower() == "or":
+            joining = bool(groups)
+            continue
+        negated = token.startswith("-")
+        words = [w.lower() for w in WORD.findall(token)]
+        if not words:
+            continue
+        count += len(words)
+        if negated:
+            excluded.extend(words)
+            joining = False
+            continue
+        first, *rest = words
+        if joining:
+            groups[-1].append(first)
+        else:
+            groups.append([first])
+        groups.extend([w] for w in rest)  # "follow-up": both words
+        joining = False
+    return Terms(tuple(tuple(g) for g in groups), tuple(excluded))
+
+
+def tsquery(terms: Terms) -> SearchQuery:
+    """The query for to_tsquery: words as prefixes (three letters or more),
+    groups AND-ed, words within a group OR-ed, excluded words negated."""
+
+    def lexeme(word: str) -> str:
+        return f"{word}:*" if len(word) >= 3 else word
+
+    clauses = ["(" + " | ".join(lexeme(w) for w in group) + ")" for group in terms.groups]
+    clauses += [f"!{w}" for w in terms.excluded]
+    return SearchQuery(" & ".join(clauses), search_type="raw", config=CONFIG)
+
+
+# --- What is searched ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fields:
+    """One model's searchable fields by weight (A most), and what is shown."""
+
+    weights: dict[str, tuple[str, ...]]
+    title: str  # shown highlighted, in full
+    snippet: tuple[str, ...]  # shown as highlighted fragments
+    recency: tuple[str, ...]  # which matches are the most recent
+
+    def vector(self) -> SearchVector:
+        vectors = [
+            SearchVector(*names, weight=weight, config=CONFIG)
+            for weight, names in self.weights.items()
+        ]
+        return reduce(lambda a, b: a + b, vectors)
+
+    @property
+    def names(self) -> list[str]:
+        return [name for names in self.weights.values() for name in names]
+
+
+CLIENT = Fields(
+    weights={"A": ("name",), "B": ("sector", "contact_name"), "C": ("notes",)},
+    title="name",
+    snippet=("sector", "contact_name", "notes"),
+    recency=("-pk",),
+)
+ENGAGEMENT = Fields(
+    weights={"A": ("title",), "B": ("service_line",), "C": ("description",)},
+    title="title",
+    snippet=("service_line", "description"),
+    recency=("-pk",),
+)
+DISAGREEMENT = Fields(
+    weights={"A": ("title",), "B": ("client_request", "recommendation"), "C": ("outcome",)},
+    title="title",
+    snippet=("client_request", "recommendation", "outcome"),
+    recency=("-occurred_on", "-pk"),
+)
+COMMENT = Fields(weights={"C": ("body",)}, title="body", snippet=("body",), recency=("-pk",))
+
+# What the migration indexes: (model, fields, index name). The index must be
+# the very expression the search filters on, or PostgreSQL will not use it.
+INDEXES = [
+    (Client, CLIENT, "client_search_idx"),
+    (Engagement, ENGAGEMENT, "engagement_search_idx"),
+    (Disagreement, DISAGREEMENT, "disagreement_search_idx"),
+    (Comment, COMMENT, "comment_search_idx"),
+]
+
+WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2}  # PostgreSQL's own defaults, for plain matching
+
+
+# --- Results ---------------------------------------------------------------------
+
+
+@dataclass
+class Hit:
+    """One record found; `title` and `snippet` carry START/STOP markers."""
+
+    record: models.Model
+    title: str
+    snippet: str
+    rank: float
+    comment: Comment | None = None  # the comment that matched, when one did
+
+
+@dataclass
+class Results:
+    query: str
+    hits: dict[str, list[Hit]] = field(default_factory=dict)
+    more: dict[str, bool] = field(default_factory=dict)  # another page of that kind
+
+    @property
+    def total(self) -> int:
+        return sum(len(hits) for hits in self.hits.values())
+
+
+def search(*, user: User, query: str, kinds=KINDS, page: int = 1) -> Results:
+    """Search `user`'s scope. Call only with a query `problem()` accepts."""
+    terms = parse(query)
+    results = Results(query=normalize(query))
+    offset = (max(page, 1) - 1) * PER_PAGE
+    searcher = _Postgres(terms) if connection.vendor == "postgresql" else _Plain(terms)
+    for kind in kinds:
+        hits = getattr(searcher, kind)(user, offset)
+        results.hits[kind] = hits[:PER_PAGE]
+        results.more[kind] = len(hits) > PER_PAGE
+    return results
+
+
+def scoped(kind: str, user: User) -> models.QuerySet:
+    if kind == "client":
+        return Client.objects.visible_to(user)
+    if kind == "engagement":
+        return Engagement.objects.visible_to(user).select_related("client")
+    return Disagreement.objects.visible_to(user).select_related("client", "engagement")
+
+
+class _Postgres:
+    def __init__(self, terms: Terms) -> None:
+        self.query = tsquery(terms)
+
+    def _window(self, queryset: models.QuerySet, fields: Fields) -> models.QuerySet:
+        """The most recent WINDOW matches, as a subquery of their ids.
+
+        Sorted by `occurred_on + 0` rather than `occurred_on`: given an indexed
+        sort and a LIMIT, PostgreSQL may walk that index and compute every
+        row's vector until WINDOW match (seconds for a rare word, all of the
+        log for a word that is not there) instead of asking the GIN index.
+        """
+        matches = queryset.annotate(search=fields.vector()).filter(search=self.query)
+        return matches.order_by(*[_unindexed(key) for key in fields.recency]).values("pk")[:WINDOW]
+
+    def _ranked(self, queryset: models.QuerySet, fields: Fields) -> models.QuerySet:
+        """The window's rows, best first. The window is already in the user's
+        scope: the scope's subqueries are not run a second time for them."""
+        window = self._window(queryset.order_by(), fields)
+        rank = SearchRank(fields.vector(), self.query)
+        in_window = queryset.model._default_manager.filter(pk__in=window)
+        in_window.query.select_related = queryset.query.select_related
+        return in_window.annotate(rank=rank).order_by("-rank", *fields.recency)
+
+    def _headlines(self, queryset: models.QuerySet, fields: Fields) -> models.QuerySet:
+        # concat_ws skips NULLs, so empty fields leave no stray separators.
+        snippet = Func(
+            Value(" \N{EM DASH} "),
+            *[NullIf(F(name), Value("")) for name in fields.snippet],
+            function="CONCAT_WS",
+            output_field=models.TextField(),
+        )
+        return queryset.annotate(
+            title_marked=SearchHeadline(
+                fields.title,
+                self.query,
+                config=CONFIG,
+                start_sel=START,
+                stop_sel=STOP,
+                highlight_all=True,
+            ),
+            snippet_marked=SearchHeadline(snippet, self.query, config=CONFIG, **HEADLINE),
+        )
+
+    def _simple(self, kind: str, fields: Fields, user: User, offset: int) -> list[Hit]:
+        ranked = self._headlines(self._ranked(scoped(kind, user), fields), fields)
+        return [
+            Hit(record=r, title=r.title_marked, snippet=r.snippet_marked, rank=r.rank)
+            for r in ranked[offset : offset + PER_PAGE + 1]
+        ]
+
+    def client(self, user: User, offset: int) -> list[Hit]:
+        return self._simple("client", CLIENT, user, offset)
+
+    def engagement(self, user: User, offset: int) -> list[Hit]:
+        return self._simple("engagement", ENGAGEMENT, user, offset)
+
+    def disagreement(self, user: User, offset: int) -> list[Hit]:
+        """Disagreements whose own text matches, and those with a matching
+        comment, ranked together (each by the better of the two)."""
+        visible = Disagreement.objects.visible_to(user)
+        own = self._ranked(visible, DISAGREEMENT).values_list("pk", "rank")
+        comments = self._ranked(
+            Comment.objects.filter(disagreement__in=visible), COMMENT
+        ).values_list("pk", "disagreement_id", "rank")
+        return _merge(
+            own,
+            comments,
+            offset,
+            load=lambda ids: self._headlines(scoped("disagreement", user), DISAGREEMENT).filter(
+                pk__in=ids
+            ),
+            load_comments=lambda ids: self._headlines(
+                Comment.objects.select_related("author"), COMMENT
+            ).filter(pk__in=ids),
+        )
+
+
+def _unindexed(key: str) -> models.OrderBy:
+    """`key` ("-occurred_on") as a sort no index can answer (the field plus 0)."""
+    name = key.lstrip("-")
+    value = F(name) + Value(0)
+    output = models.DateField() if name == "occurred_on" else models.IntegerField()
+    wrapped = models.ExpressionWrapper(value, output_field=output)
+    return wrapped.desc() if key.startswith("-") else wrapped.asc()
+
+
+def _merge(own, comments, offset: int, *, load, load_comments) -> list[Hit]:
+    """One page of disagreements from the two ranked lists (own text, comments)."""
+    best: dict[int, tuple[float, int | None]] = {pk: (rank, None) for pk, rank in own}
+    for comment_pk, pk, rank in comments:
+        if rank > best.get(pk, (-1.0, None))[0]:
+            best[pk] = (rank, comment_pk)
+    # Best first; among equals the later record (a higher id) first.
+    order = sorted(best, key=lambda pk: (-best[pk][0], -pk))
+    page = order[offset : offset + PER_PAGE + 1]
+    records = {r.pk: r for r in load(page)}
+    comment_ids = [best[pk][1] for pk in page if best[pk][1] is not None]
+    found = {c.pk: c for c in load_comments(comment_ids)} if comment_ids else {}
+    hits = []
+    for pk in page:
+        record = records.get(pk)
+        if record is None:  # gone meanwhile
+            continue
+        rank, comment_pk = best[pk]
+        comment = found.get(comment_pk)
+        hits.append(
+            Hit(
+                record=record,
+                title=record.title_marked,
+                snippet=comment.snippet_marked if comment else record.snippet_marked,
+                rank=rank,
+                comment=comment,
+            )
+        )
+    return hits
+
+
+class _Plain:
+    """Plain matching for databases without full-text search (SQLite)."""
+
+    def __init__(self, terms: Terms) -> None:
+        self.terms = terms
+
+    def _matching(self, queryset: models.QuerySet, fields: Fields) -> models.QuerySet:
+        def anywhere(word: str) -> Q:
+            return reduce(or_, [Q(**{f"{name}__icontains": word}) for name in fields.names])
+
+        found = reduce(
+            and_, [reduce(or_, [anywhere(w) for w in group]) for group in self.terms.groups]
+        )
+        for word in self.terms.excluded:
+            found &= ~anywhere(word)
+        return queryset.filter(found)
+
+    def _rank(self, fields: Fields) -> models.Expression:
+        parts = [
+            Case(
+                When(**{f"{name}__icontains": word}, then=Value(WEIGHTS[weight])),
+                default=Value(0.0),
+                output_field=models.FloatField(),
+            )
+            for word in self.terms.words
+            for weight, names in fields.weights.items()
+            for name in names
+        ]
+        return reduce(lambda a, b: a + b, parts)
+
+    def _ranked(self, queryset: models.QuerySet, fields: Fields) -> models.QuerySet:
+        return (
+            self._matching(queryset, fields)
+            .annotate(rank=self._rank(fields))
+            .order_by("-rank", *fields.recency)
+        )
+
+    def _hit(self, record: models.Model, fields: Fields, comment: Comment | None = None) -> Hit:
+        shown = comment or record
+        snippet_fields = COMMENT.snippet if comment else fields.snippet
+        text = " \N{EM DASH} ".join(
+            getattr(shown, name) for name in snippet_fields if getattr(shown, name)
+        )
+        return Hit(
+            record=record,
+            title=mark(getattr(record, fields.title), self.terms.words),
+            snippet=mark(excerpt(text, self.terms.words), self.terms.words),
+            rank=getattr(record, "rank", 0.0),
+            comment=comment,
+        )
+
+    def _simple(self, kind: str, fields: Fields, user: User, offset: int) -> list[Hit]:
+        ranked = self._ranked(scoped(kind, user), fields)
+        return [self._hit(r, fields) for r in ranked[offset : offset + PER_PAGE + 1]]
+
+    def client(self, user: User, offset: int) -> list[Hit]:
+        return self._simple("client", CLIENT, user, offset)
+
+    def engagement(self, user: User, offset: int) -> list[Hit]:
+        return self._simple("engagement", ENGAGEMENT, user, offset)
+
+    def disagreement(self, user: User, offset: int) -> list[Hit]:
+        visible = Disagreement.objects.visible_to(user)
+        own = self._ranked(visible, DISAGREEMENT).values_list("pk", "rank")[:WINDOW]
+        comments = self._ranked(
+            Comment.objects.filter(disagreement__in=visible), COMMENT
+        ).values_list("pk", "disagreement_id", "rank")[:WINDOW]
+
+        def load(ids):
+            return scoped("disagreement", user).filter(pk__in=ids)
+
+        hits = _merge(
+            own,
+            comments,
+            offset,
+            load=lambda ids: _Marked(load(ids), self, DISAGREEMENT),
+            load_comments=lambda ids: _Marked(
+                Comment.objects.select_related("author").filter(pk__in=ids), self, COMMENT
+            ),
+        )
+        return hits
+
+
+class _Marked:
+    """Records with `title_marked` and `snippet_marked`, as _Postgres's headlines give."""
+
+    def __init__(self, queryset: models.QuerySet, plain: _Plain, fields: Fields) -> None:
+        self.queryset, self.plain, self.fields = queryset, plain, fields
+
+    def __iter__(self):
+        for record in self.queryset:
+            hit = self.plain._hit(record, self.fields)
+            record.title_marked, record.snippet_marked = hit.title, hit.snippet
+            yield record
+
+
+def excerpt(text: str, words: list[str]) -> str:
+    """About SNIPPET characters of `text` around its first matching word."""
+    lowered = text.lower()
+    starts = [i for i in (lowered.find(w) for w in words) if i >= 0]
+    if len(text) <= SNIPPET:
+        return text
+    start = max(0, min(starts, default=0) - SNIPPET // 3)
+    start = text.rfind(" ", 0, start) + 1 if start else 0
+    end = start + SNIPPET
+    return ("… " if start else "") + text[start:end].rstrip() + (" …" if end < len(text) else "")
+
+
+def mark(text: str, words: list[str]) -> str:
+    """`text` with each word that starts with one of `words` between START and STOP."""
+    if not text or not words:
+        return text or ""
+    pattern = re.compile(
+        r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\w*",
+        re.IGNORECASE,
+    )
+    return pattern.sub(lambda m: f"{START}{m.group(0)}{STOP}", text)
