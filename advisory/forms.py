@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Fieldset, Layout
+from crispy_forms.layout import Field, Fieldset, Layout
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -183,6 +183,56 @@ class EngagementForm(VersionedForm):
             self.fields["lead_advisor"].initial = user.pk
 
 
+YES_NO = [("", "Not yet known"), ("True", "Yes"), ("False", "No")]
+DECISION_FIELDS = [
+    "decision",
+    "decided_on",
+    "risk_acknowledged",
+    "acknowledged_on",
+    "acknowledgment_method",
+    "client_words",
+]
+DECISION_WIDGETS = {
+    "decided_on": DATE,
+    "acknowledged_on": DATE,
+    "client_words": forms.Textarea(attrs={"rows": 3}),
+}
+DECISION_HELP = {
+    "client_words": "Quote the client exactly (e-mail, letter, minutes). Never paraphrase.",
+}
+
+
+def risk_acknowledged_field() -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label="Risk acknowledged by the client",
+        choices=YES_NO,
+        coerce=lambda value: value == "True",
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="Only when the client proceeded against advice.",
+    )
+
+
+def decision_layout() -> list:
+    """The decision, then the acknowledgment in a fieldset of its own, which
+    static/js/disagreement.js hides (and disables, so nothing hidden is sent)
+    unless the client proceeded against advice; without JavaScript it stays
+    visible and the model's rules say what does not belong."""
+    return [
+        "decision",
+        "decided_on",
+        Fieldset(
+            "If the client proceeded against advice",
+            "risk_acknowledged",
+            "acknowledged_on",
+            "acknowledgment_method",
+            "client_words",
+            css_class="acknowledgment border rounded p-3 mb-3",
+        ),
+    ]
+
+
 class DisagreementForm(VersionedForm):
     """Log or edit a disagreement. After review the facts are read-only here."""
 
@@ -227,7 +277,62 @@ class DisagreementForm(VersionedForm):
                 self.fields[name].help_text = "Locked since the manager's review; amend it instead."
 
 
-YES_NO = [("", "Not yet known"), ("True", "Yes"), ("False", "No")]
+class DisagreementLogForm(DisagreementForm):
+    """Log a disagreement in one pass: the facts and, when the client has
+    already decided (often in the same meeting), the decision and the
+    acknowledgment. Without a client chosen, the engagement is found with
+    the picker (`picker`, see records.choices.engagement_picker)."""
+
+    risk_acknowledged = risk_acknowledged_field()
+
+    class Meta(DisagreementForm.Meta):
+        fields = [*DisagreementForm.Meta.fields, *DECISION_FIELDS]
+        widgets = {**DisagreementForm.Meta.widgets, **DECISION_WIDGETS}
+        help_texts = DECISION_HELP
+
+    def __init__(self, *args, picker: choices.EngagementPicker | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.picker = picker
+        decision = self.fields["decision"]
+        decision.label = "The client's decision"
+        decision.choices = [
+            (value, "Not decided yet" if value == Disagreement.Decision.PENDING else label)
+            for value, label in Disagreement.Decision.choices
+        ]
+        decision.help_text = "If the client has already decided, record it now."
+        decision.required = False  # not sent (the API's form, older pages): not decided yet
+        engagement = (
+            Field("engagement", template="advisory/_engagement_picker.html")
+            if picker is not None
+            else "engagement"
+        )
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            "version",
+            engagement,
+            *[name for name in DisagreementForm.Meta.fields if name != "engagement"],
+            Fieldset(
+                "The client's decision",
+                *decision_layout(),
+                css_class="border-top pt-3",
+            ),
+        )
+
+    def validate_constraints(self) -> None:
+        """The dates' check constraints are not asked of the database (three
+        queries per log): Disagreement.clean applies the same rules first,
+        with messages at the fields, and the constraints still guard the row."""
+
+    def clean_decision(self) -> str:
+        return self.cleaned_data["decision"] or Disagreement.Decision.PENDING
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        decided = cleaned.get("decision") not in (None, Disagreement.Decision.PENDING)
+        if decided and not cleaned.get("decided_on") and "decided_on" not in self.errors:
+            self.add_error("decided_on", "Say when the client decided.")
+        return cleaned
 
 
 class DecisionForm(HiddenFieldErrors, forms.ModelForm):
@@ -235,34 +340,13 @@ class DecisionForm(HiddenFieldErrors, forms.ModelForm):
     proceeded against advice. Nothing here is pre-filled for the client."""
 
     version = forms.IntegerField(widget=forms.HiddenInput)
-    risk_acknowledged = forms.TypedChoiceField(
-        label="Risk acknowledged by the client",
-        choices=YES_NO,
-        coerce=lambda value: value == "True",
-        empty_value=None,
-        required=False,
-        widget=forms.RadioSelect,
-        help_text="Only when the client proceeded against advice.",
-    )
+    risk_acknowledged = risk_acknowledged_field()
 
     class Meta:
         model = Disagreement
-        fields = [
-            "decision",
-            "decided_on",
-            "risk_acknowledged",
-            "acknowledged_on",
-            "acknowledgment_method",
-            "client_words",
-        ]
-        widgets = {
-            "decided_on": DATE,
-            "acknowledged_on": DATE,
-            "client_words": forms.Textarea(attrs={"rows": 3}),
-        }
-        help_texts = {
-            "client_words": "Quote the client exactly (e-mail, letter, minutes). Never paraphrase.",
-        }
+        fields = DECISION_FIELDS
+        widgets = DECISION_WIDGETS
+        help_texts = DECISION_HELP
 
     def __init__(self, *args, **kwargs) -> None:
         # Its own ids: the disagreement page shows it beside the outcome form.
@@ -272,23 +356,9 @@ class DecisionForm(HiddenFieldErrors, forms.ModelForm):
         self.fields["decision"].choices = [("", "Choose the client's decision")] + [
             c for c in Disagreement.Decision.choices if c[0] != Disagreement.Decision.PENDING
         ]
-        # static/js/disagreement.js hides the acknowledgment unless the client
-        # proceeded against advice; without JavaScript it simply stays visible.
         self.helper = FormHelper()
         self.helper.form_tag = False
-        self.helper.layout = Layout(
-            "version",
-            "decision",
-            "decided_on",
-            Fieldset(
-                "If the client proceeded against advice",
-                "risk_acknowledged",
-                "acknowledged_on",
-                "acknowledgment_method",
-                "client_words",
-                css_class="acknowledgment border rounded p-3 mb-3",
-            ),
-        )
+        self.helper.layout = Layout("version", *decision_layout())
         if not self.instance.decided_on:
             self.initial["decided_on"] = timezone.localdate()
 

@@ -9,12 +9,15 @@ api/serializers.py and transfer/imports.py all call it.
   managers and admins choose among colleagues and teams they can see.
 - A record's current lead, team and members stay valid choices whoever edits
   it, so a save never drops anyone silently.
-- Clients and engagements open for work: in scope, not archived, not let go.
+- Clients and engagements open for work: in scope, not archived, not let go;
+  the log form's engagement picker finds them by client's or engagement's name.
 - Client names are unique firm-wide, ignoring case and repeated spaces; a
   taken name gets advisory.models.NAME_TAKEN, which names no team.
 """
 
 from __future__ import annotations
+
+from functools import cached_property
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
@@ -64,6 +67,65 @@ def clients_open_for_work(user: AnyUser) -> QuerySet[Client]:
 
 def engagements_open_for_work(user: AnyUser) -> QuerySet[Engagement]:
     return Engagement.objects.visible_to(user).open_for_work()
+
+
+# The engagement picker of the log form: how many it offers at once, and the
+# longest query it takes (a client's or engagement's name is shorter).
+PICKER_SHOWS = 12
+PICKER_QUERY_MAX = 100
+
+
+class EngagementPicker:
+    """What the log form's engagement picker offers, read only when shown: the
+    engagements in `user`'s scope open for work whose client's or own name
+    holds every word of `query`; without a query, those the user leads or
+    works on (or, when that is none, the whole scope if it is short).
+    `chosen` (a choice already made) stays first whatever the query."""
+
+    def __init__(self, user: AnyUser, *, query: str = "", chosen: int | None = None) -> None:
+        self.user, self.chosen = user, chosen
+        self.query = " ".join(query.split())
+        self.problem = (
+            f"Type at most {PICKER_QUERY_MAX} characters of the name."
+            if len(self.query) > PICKER_QUERY_MAX
+            else ""
+        )
+
+    @property
+    def searched(self) -> bool:
+        return bool(self.query) and not self.problem
+
+    @property
+    def options(self) -> list[Engagement]:
+        return self._found[0]
+
+    @property
+    def more(self) -> bool:
+        """More matches than shown: type more of the name."""
+        return self._found[1]
+
+    @cached_property
+    def _found(self) -> tuple[list[Engagement], bool]:
+        scope = engagements_open_for_work(self.user).select_related("client")
+        ordered = scope.order_by("client__name", "title", "pk")
+        rows: list[Engagement] = []
+        if self.searched:
+            found = ordered
+            for word in self.query.split():
+                found = found.filter(Q(client__name__icontains=word) | Q(title__icontains=word))
+            rows = list(found[: PICKER_SHOWS + 1])
+        elif not self.query:
+            mine = Q(lead_advisor=self.user) | Q(members=self.user)
+            rows = list(ordered.filter(mine).distinct()[: PICKER_SHOWS + 1])
+            if not rows:
+                rows = list(ordered[: PICKER_SHOWS + 1])
+                if len(rows) > PICKER_SHOWS:
+                    rows = []  # too many to offer untyped: the picker asks for a name
+        more = len(rows) > PICKER_SHOWS
+        rows = rows[:PICKER_SHOWS]
+        if self.chosen is not None and all(row.pk != self.chosen for row in rows):
+            rows = [*scope.filter(pk=self.chosen), *rows][:PICKER_SHOWS]
+        return rows, more
 
 
 def normalise_name(name: str) -> str:

@@ -86,3 +86,15 @@ def choice_label(value: str, choices: str) -> str:
         return enum(value).label
     except ValueError:
         return value
+
+
+@register.inclusion_tag("includes/_error_summary.html")
+def error_summary(form) -> dict:
+    """GOV.UK's error summary: each field's errors, linked to the field. The
+    form-wide errors stay where the form shows them (said once, not twice)."""
+    errors = [
+        (field.id_for_label or field.auto_id, field.label, error)
+        for field in form.visible_fields()
+        for error in field.errors
+    ]
+    return {"errors": errors}

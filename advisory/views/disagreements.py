@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-from functools import cache, partial
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms.models import ModelChoiceField, ModelChoiceIterator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +14,7 @@ from advisory.forms import (
     CommentForm,
     DecisionForm,
     DisagreementForm,
+    DisagreementLogForm,
     EvidenceForm,
     OutcomeForm,
 )
@@ -28,16 +26,11 @@ from advisory.views.common import (
     archive_toggle,
     history_page,
     list_page,
-    paginate,
     refresh_version,
     save_form,
 )
 from advisory.web.ids import parse_id
 from advisory.web.page_cache import cached_page
-
-# Above this many engagements in scope, logging a disagreement starts by
-# choosing the client (a select of thousands is slow to send and to use).
-LIST_ENGAGEMENTS_UP_TO = 100
 
 
 def _get(request: HttpRequest, pk: int) -> Disagreement:
@@ -70,7 +63,13 @@ def disagreement_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required("advisory.add_disagreement")
 def disagreement_create(request: HttpRequest) -> HttpResponse:
-    """Log a disagreement; `?client=` or `?engagement=` preselects from those pages."""
+    """Log a disagreement, with the client's decision when it is already known.
+
+    `?client=` or `?engagement=` preselect from those pages; otherwise the
+    engagement is found with the picker: typing a name asks `engagement_pick`
+    (htmx), and without JavaScript its "Find" button reloads this page with
+    `?q=` (nothing typed is lost: the engagement comes first).
+    """
     client, initial = None, {}
     engagement_id = parse_id(request.GET.get("engagement", ""))
     client_id = parse_id(request.GET.get("client", ""))
@@ -84,20 +83,19 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
             request, f"{client} is {_closed(client)}: no new disagreement can be logged."
         )
         return redirect(client)
-    form = DisagreementForm(request.POST or None, initial=initial, user=request.user, client=client)
-    engagements = form.fields["engagement"]
-    if client is None and request.method == "POST":
-        # Only a form re-shown with errors lists the engagements, so how many
-        # are in scope is asked then (once, however often the select is
-        # read), not on every log.
-        posted = parse_id(request.POST.get("engagement", ""))
-        engagements.widget.choices = cache(partial(_engagements_shown, engagements, posted))
-    elif client is None and _too_many(engagements):
-        return _choose_client(request)
+    picker = None
+    if client is None:
+        chosen = parse_id(request.POST.get("engagement", "")) if request.method == "POST" else None
+        picker = choices.EngagementPicker(
+            request.user, query=request.GET.get("q", ""), chosen=chosen
+        )
+    form = DisagreementLogForm(
+        request.POST or None, initial=initial, user=request.user, client=client, picker=picker
+    )
     if client is not None and "engagement" not in initial:
-        choices = list(form.fields["engagement"].queryset[:2])
-        if len(choices) == 1:
-            form.initial["engagement"] = choices[0].pk
+        engagements = list(form.fields["engagement"].queryset[:2])
+        if len(engagements) == 1:
+            form.initial["engagement"] = engagements[0].pk
     return save_form(
         request,
         form,
@@ -113,35 +111,16 @@ def disagreement_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _too_many(engagements: ModelChoiceField) -> bool:
-    return engagements.queryset[LIST_ENGAGEMENTS_UP_TO:].exists()
-
-
-def _engagements_shown(engagements: ModelChoiceField, posted: int | None) -> ModelChoiceIterator:
-    """What the select of a form re-shown with errors offers (any engagement in
-    scope still validates): with too many to list, the posted engagement's
-    client's engagements."""
-    shown = ModelChoiceIterator(engagements)
-    if _too_many(engagements):
-        shown.queryset = (
-            shown.queryset.filter(client__engagements=posted) if posted else shown.queryset.none()
-        )
-    return shown
-
-
-def _choose_client(request: HttpRequest) -> HttpResponse:
-    """Too many engagements for one select: pick the client first (by search)."""
-    clients = (
-        choices.clients_open_for_work(request.user).select_related("team").order_by("name", "pk")
+@permission_required("advisory.add_disagreement")
+def engagement_pick(request: HttpRequest) -> HttpResponse:
+    """The log form's engagement picker, as typed: the matching engagements
+    in the user's scope (an htmx fragment), the one already chosen first."""
+    picker = choices.EngagementPicker(
+        request.user,
+        query=request.GET.get("q", ""),
+        chosen=parse_id(request.GET.get("engagement", "")),
     )
-    query = request.GET.get("q", "").strip()
-    if query:
-        clients = clients.filter(name__icontains=query)
-    return render(
-        request,
-        "advisory/disagreement_choose_client.html",
-        {"page_obj": paginate(request, clients), "query": query, "noun": "clients"},
-    )
+    return render(request, "advisory/_engagement_options.html", {"picker": picker})
 
 
 def _closed(client: Client) -> str:

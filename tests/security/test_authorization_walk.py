@@ -127,6 +127,7 @@ PAGES: dict[str, tuple[str, str | None]] = {
     "engagement-archive": (ADVISOR, "engagement"),
     "disagreement-list": (ADVISOR, None),
     "disagreement-create": (ADVISOR, None),
+    "engagement-pick": (ADVISOR, None),
     "disagreement-detail": (ADVISOR, "disagreement"),
     "disagreement-edit": (ADVISOR, "disagreement"),
     "disagreement-history": (ADVISOR, "disagreement"),

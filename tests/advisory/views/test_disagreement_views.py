@@ -16,11 +16,11 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from advisory.models import Amendment, Client, Comment, Disagreement, EvidenceFile
+from advisory.records import choices
 from advisory.records.comments import comment_add
 from advisory.records.services import disagreement_record_decision
 from advisory.records.versioning import record_save
 from advisory.views import common
-from advisory.views import disagreements as disagreement_views
 from advisory.views.common import PAGE_SIZE
 from advisory.web.widgets import LongSelect
 from tests.factories import (
@@ -29,7 +29,7 @@ from tests.factories import (
     EngagementFactory,
     UserFactory,
 )
-from tests.pages import error_under
+from tests.pages import error_under, list_queries
 from tests.records import reviewed
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +102,12 @@ def options(page: str, name: str) -> list[tuple[str, bool]]:
     assert select, f"no select named {name}"
     found = re.findall(r'<option value="([^"]*)"( selected)?>', select[1])
     return [(value, bool(selected)) for value, selected in found if value]
+
+
+def picked(page: str) -> list[tuple[str, bool]]:
+    """The engagement picker's (value, checked) choices."""
+    found = re.findall(r'<input[^>]*type="radio" name="engagement" value="(\d+)"( checked)?', page)
+    return [(value, bool(checked)) for value, checked in found]
 
 
 def titles(response) -> list[str]:
@@ -615,7 +621,8 @@ def test_the_engagement_choices_come_from_the_users_scope(
 
     response = client.get(reverse("disagreement-create"))
 
-    assert options(text(response), "engagement") == [(str(acme_engagement.pk), False)]
+    assert picked(text(response)) == [(str(acme_engagement.pk), False)]
+    assert stranger.engagement.client.name not in text(response)
 
 
 def test_an_engagement_outside_the_scope_cannot_be_posted(
@@ -639,7 +646,7 @@ def test_a_let_go_clients_engagements_are_not_offered(client, advisor, acme, acm
     response = client.post(reverse("disagreement-create"), log_data(acme_engagement))
 
     assert response.status_code == 400
-    assert options(text(response), "engagement") == []
+    assert picked(text(response)) == []
     assert not Disagreement.objects.exists()
 
 
@@ -1315,48 +1322,237 @@ def test_a_filter_with_a_bad_value_says_so_next_to_it(client, advisor):
 
 
 @pytest.fixture
-def many_engagements(monkeypatch, advisor, acme_engagement):
-    """More engagements in the advisor's scope than one select should list."""
-    monkeypatch.setattr(disagreement_views, "LIST_ENGAGEMENTS_UP_TO", 2)
+def globex(advisor):
+    """A second client of the advisor's, with two engagements."""
     globex = ClientFactory(name="Globex Shipping", lead_advisor=advisor)
     return [
-        acme_engagement,
-        EngagementFactory(client=globex, title="Audit"),
-        EngagementFactory(client=globex, title="Tax"),
+        EngagementFactory(client=globex, title="Statutory audit"),
+        EngagementFactory(client=globex, title="Tax return"),
     ]
 
 
-def test_with_many_engagements_logging_starts_by_choosing_the_client(
-    client, advisor, acme, many_engagements, stranger
+def pick(client, query: str = "", **params) -> str:
+    return text(client.get(reverse("engagement-pick"), {"q": query, **params}))
+
+
+def test_the_picker_finds_engagements_by_the_clients_or_their_own_name(
+    client, advisor, acme_engagement, globex, stranger
+):
+    audit, tax = globex
+    client.force_login(advisor)
+
+    assert picked(pick(client, "globex")) == [(str(audit.pk), False), (str(tax.pk), False)]
+    assert picked(pick(client, "TAX")) == [(str(tax.pk), False)]
+    assert picked(pick(client, "  globex   return ")) == [(str(tax.pk), False)]  # every word
+    assert picked(pick(client, "audit")) == [
+        (str(acme_engagement.pk), False),
+        (str(audit.pk), False),
+    ]
+    nothing = pick(client, "initech")  # the other team's client: out of scope
+    assert picked(nothing) == []
+    assert "No open engagement in your clients matches “initech”." in nothing
+
+
+def test_the_picker_keeps_the_engagement_already_chosen(client, advisor, acme_engagement, globex):
+    client.force_login(advisor)
+
+    page = pick(client, "globex", engagement=acme_engagement.pk)
+
+    assert picked(page)[0] == (str(acme_engagement.pk), True)
+    assert len(picked(page)) == 3
+
+
+def test_the_picker_never_offers_a_chosen_engagement_out_of_scope(
+    client, advisor, acme_engagement, stranger
 ):
     client.force_login(advisor)
-    page = client.get(reverse("disagreement-create")).content.decode()
 
-    assert 'name="engagement"' not in page
-    assert "Which client is it with?" in page
-    assert f'href="/disagreements/new/?client={acme.pk}"' in page
-    assert "Globex Shipping" in page
-    assert stranger.engagement.client.name not in page  # out of scope
-    found = client.get(reverse("disagreement-create"), {"q": "globex"}).content.decode()
-    assert "Globex Shipping" in found
-    assert acme.name not in found
-    chosen = client.get(reverse("disagreement-create"), {"client": acme.pk}).content.decode()
-    assert [value for value, _ in options(chosen, "engagement")] == [str(acme.engagements.get().pk)]
+    page = pick(client, "", engagement=stranger.engagement.pk)
+
+    assert str(stranger.engagement.pk) not in dict(picked(page))
+    assert "Initech" not in page
 
 
-def test_with_many_engagements_a_rejected_log_offers_its_clients_engagements(
-    client, advisor, many_engagements
+def test_untyped_the_picker_offers_the_users_own_engagements(
+    client, advisor, admin, acme_engagement, globex, monkeypatch
 ):
     client.force_login(advisor)
-    audit, tax = many_engagements[1:]
+    assert len(picked(pick(client))) == 3
+    # The admin leads nothing; a scope longer than the picker shows asks for a name.
+    monkeypatch.setattr(choices, "PICKER_SHOWS", 2)
+    client.force_login(admin)
+    page = pick(client)
+    assert picked(page) == []
+    assert "Type part of a client's or an engagement's name" in page
+    assert "More match" in pick(client, "a")
+
+
+@pytest.mark.parametrize("query", ["x" * 101, "ab " * 60])
+def test_an_over_long_picker_query_is_refused_in_words(client, advisor, acme_engagement, query):
+    client.force_login(advisor)
+
+    response = client.get(reverse("engagement-pick"), {"q": query})
+
+    assert response.status_code == 200
+    assert "Type at most 100 characters of the name." in text(response)
+    assert picked(text(response)) == []
+
+
+def test_the_picker_answers_only_people_who_may_log(client, acme_engagement):
+    anonymous = client.get(reverse("engagement-pick"), {"q": "acme"})
+    assert anonymous.status_code == 302
+    assert anonymous.url.startswith(reverse("login"))
+    client.force_login(UserFactory(username="nobody", role=""))
+    assert client.get(reverse("engagement-pick"), {"q": "acme"}).status_code == 403
+
+
+def test_the_picker_costs_the_same_queries_however_many_match(
+    client, advisor, acme_engagement, globex, django_assert_max_num_queries
+):
+    client.force_login(advisor)
+    few = list_queries(client, reverse("engagement-pick") + "?q=globex")
+    for n in range(15):
+        EngagementFactory(client=acme_engagement.client, title=f"Globex matter {n}")
+
+    assert list_queries(client, reverse("engagement-pick") + "?q=globex") == few
+
+
+def test_without_javascript_find_reloads_the_form_with_the_matches(
+    client, advisor, acme_engagement, globex
+):
+    client.force_login(advisor)
+
+    page = text(client.get(reverse("disagreement-create"), {"q": "tax"}))
+
+    assert picked(page) == [(str(globex[1].pk), False)]
+    # The search box and its button belong to a GET form of their own.
+    assert re.search(
+        r'<input type="search" id="engagement-q" name="q" form="engagement-search"', page
+    )
+    assert re.search(
+        r'<form id="engagement-search" method="get" action="/disagreements/new/"', page
+    )
+    assert 'value="tax"' in page
+
+
+def test_a_rejected_log_offers_the_chosen_engagement_again(client, advisor, globex):
+    client.force_login(advisor)
+    audit, tax = globex
+
     rejected = client.post(reverse("disagreement-create"), log_data(audit, title=""))
 
     assert rejected.status_code == 400
-    offered = options(rejected.content.decode(), "engagement")
-    assert offered == sorted([(str(audit.pk), True), (str(tax.pk), False)])
-    response = client.post(reverse("disagreement-create"), log_data(tax))
-    assert response.status_code == 302
+    assert (str(audit.pk), True) in picked(text(rejected))
+    assert client.post(reverse("disagreement-create"), log_data(tax)).status_code == 302
     assert Disagreement.objects.get().engagement == tax
+
+
+# --- One-pass capture (issue 18) -----------------------------------------------------
+
+
+ACKNOWLEDGED = {
+    "decision": Disagreement.Decision.PROCEEDED,
+    "decided_on": (TODAY - DAY).isoformat(),
+    "risk_acknowledged": "True",
+    "acknowledged_on": (TODAY - DAY).isoformat(),
+    "acknowledgment_method": Disagreement.AcknowledgmentMethod.EMAIL,
+    "client_words": "I understand you advised against it and I want to go ahead.",
+}
+
+
+def test_logging_with_the_decision_and_the_acknowledgment_in_one_submit(
+    client, advisor, acme_engagement
+):
+    client.force_login(advisor)
+
+    response = client.post(
+        reverse("disagreement-create"), log_data(acme_engagement, **ACKNOWLEDGED)
+    )
+
+    disagreement = Disagreement.objects.get()
+    assert response.status_code == 302
+    assert disagreement.decision == Disagreement.Decision.PROCEEDED
+    assert disagreement.decided_on == TODAY - DAY
+    assert disagreement.risk_acknowledged is True
+    assert disagreement.client_words == ACKNOWLEDGED["client_words"]
+    assert not disagreement.awaiting_decision and not disagreement.awaiting_acknowledgment
+    assert disagreement.awaiting_outcome
+    [entry] = disagreement.history.all()  # one save, one history entry
+    assert entry.history_change_reason == "Logged"
+    assert entry.decision == Disagreement.Decision.PROCEEDED
+
+
+def test_the_log_form_offers_the_decision_not_decided_by_default(client, advisor, acme_engagement):
+    client.force_login(advisor)
+
+    page = text(client.get(reverse("disagreement-create")))
+
+    assert labels(page)["decision"] == "The client's decision"
+    assert options(page, "decision")[0] == (Disagreement.Decision.PENDING, True)
+    assert "If the client proceeded against advice" in page
+    assert "data-decision-form" in page
+
+
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        (
+            {"decision": Disagreement.Decision.ACCEPTED},
+            "decided_on",
+            "Say when the client decided.",
+        ),
+        (
+            {**ACKNOWLEDGED, "decision": Disagreement.Decision.ACCEPTED},
+            "risk_acknowledged",
+            "An acknowledgment of risk only applies when the client proceeded against advice.",
+        ),
+        (
+            {**ACKNOWLEDGED, "client_words": ""},
+            "client_words",
+            "Quote the client's acknowledgment in their own words.",
+        ),
+        (
+            {**ACKNOWLEDGED, "decided_on": (TODAY - 9 * DAY).isoformat()},
+            "decided_on",
+            "This cannot be before the disagreement occurred.",
+        ),
+        ({"decision": "maybe"}, "decision", "Select a valid choice."),
+    ],
+)
+def test_a_decision_that_does_not_hold_is_refused_at_its_field_and_nothing_saved(
+    client, advisor, acme_engagement, overrides, field, message
+):
+    client.force_login(advisor)
+
+    response = client.post(reverse("disagreement-create"), log_data(acme_engagement, **overrides))
+
+    assert response.status_code == 400
+    assert message in error_under(text(response), field)
+    assert not Disagreement.objects.exists()
+
+
+def test_the_error_summary_lists_each_error_with_a_link_to_its_field(
+    client, advisor, acme_engagement
+):
+    client.force_login(advisor)
+
+    response = client.post(
+        reverse("disagreement-create"),
+        {**log_data(acme_engagement, title="", decision="accepted"), "engagement": ""},
+    )
+
+    page = text(response)
+    summary = re.search(r"<div[^>]*data-error-summary.*?</div>", page, re.S)[0]
+    assert "There is a problem" in summary
+    links = re.findall(r'<a href="#([\w-]+)" class="alert-link">(.*?)</a>', summary)
+    assert links == [
+        ("id_engagement", "Engagement: This field is required."),
+        ("id_title", "Short title: This field is required."),
+        ("id_decided_on", "Decided on: Say when the client decided."),
+    ]
+    for target, _ in links:
+        assert f'id="{target}"' in page
+    assert "data-error-summary" not in text(client.get(reverse("disagreement-create")))
 
 
 def test_a_filter_with_too_many_choices_offers_only_the_chosen_one(
