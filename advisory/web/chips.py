@@ -92,10 +92,13 @@ def filter_chips(filterset, params: QueryDict) -> list[Chip]:
 
 
 def without(params: QueryDict, keys: Iterable[str] = ()) -> str:
-    """`params` as a query string, less `keys`, the page and the format."""
-    kept = params.copy()
-    for key in (*keys, *DROPPED):
-        kept.pop(key, None)
+    """`params` as a query string, less `keys`, the page, the format and the
+    empty values a submitted filter form sends for every filter left unset."""
+    dropped = {*keys, *DROPPED}
+    kept = QueryDict(mutable=True)
+    for key, values in params.lists():
+        if key not in dropped and (set_values := [v for v in values if v.strip()]):
+            kept.setlist(key, set_values)
     return kept.urlencode()
 
 

@@ -180,6 +180,11 @@ def _wait_for_swagger(page: Page) -> None:
     expect(page.locator(".opblock").first).to_be_visible()
 
 
+def _open_save_this_view(page: Page) -> None:
+    page.get_by_text("Save this view", exact=True).click()
+    expect(page.get_by_label("Name this view")).to_be_visible()
+
+
 def _open_the_chart_tables(page: Page) -> None:
     for summary in page.locator("main details > summary").all():
         summary.click()
@@ -232,6 +237,8 @@ VISITS = [
     Visit("imports", "/imports/", roles=REVIEWERS),
     Visit("import-preview", "/imports/", roles=REVIEWERS, then=_preview_an_import),
     Visit("notifications", "/notifications/"),
+    Visit("saved-views", "/saved-views/"),
+    Visit("saved-view-save", "/disagreements/?severity=critical", then=_open_save_this_view),
     Visit("notification-preferences", "/notifications/preferences/"),
     Visit("profile", "/accounts/profile/"),
     Visit("password-change", "/accounts/password_change/"),

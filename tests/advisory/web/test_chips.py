@@ -60,6 +60,14 @@ def test_a_choice_shows_its_label_and_its_link_keeps_the_rest(advisor):
     assert QueryDict(severity.query) == QueryDict("tone=hostile&o=-occurred")
 
 
+def test_the_links_leave_out_the_empty_fields_a_submitted_filter_form_sends(advisor):
+    (chip,) = chips_for(
+        DisagreementFilter, Disagreement, advisor, "q=&client=&severity=high&tone=&o=title"
+    )
+
+    assert chip.query == "o=title"
+
+
 def test_no_chip_for_what_was_not_set_nor_for_page_and_sort(advisor):
     assert chips_for(DisagreementFilter, Disagreement, advisor, "") == []
     assert chips_for(DisagreementFilter, Disagreement, advisor, "o=title&page=2") == []
