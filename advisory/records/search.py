@@ -295,13 +295,13 @@ class _Postgres:
         # concat_ws skips NULLs, so empty fields leave no stray separators.
         snippet = Func(
             Value(" \N{EM DASH} "),
-            *[NullIf(F(name), Value("")) for name in fields.snippet],
+            *[NullIf(_unmarked(name), Value("")) for name in fields.snippet],
             function="CONCAT_WS",
             output_field=models.TextField(),
         )
         return queryset.annotate(
             title_marked=SearchHeadline(
-                fields.title,
+                _unmarked(fields.title),
                 self.query,
                 config=CONFIG,
                 start_sel=START,
@@ -343,6 +343,18 @@ class _Postgres:
                 Comment.objects.select_related("author"), COMMENT
             ).filter(pk__in=ids),
         )
+
+
+def _unmarked(name: str) -> Func:
+    """The field without the marker characters: text typed into a record
+    cannot pass for the search's own highlighting."""
+    return Func(
+        F(name),
+        Value(START + STOP),
+        Value(""),
+        function="TRANSLATE",
+        output_field=models.TextField(),
+    )
 
 
 def _unindexed(key: str) -> models.OrderBy:
@@ -495,8 +507,9 @@ def excerpt(text: str, words: list[str]) -> str:
 
 def mark(text: str, words: list[str]) -> str:
     """`text` with each word that starts with one of `words` between START and STOP."""
+    text = (text or "").translate({ord(START): None, ord(STOP): None})
     if not text or not words:
-        return text or ""
+        return text
     pattern = re.compile(
         r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\w*",
         re.IGNORECASE,
