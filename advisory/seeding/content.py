@@ -105,6 +105,7 @@ NOTES = {
     "Jonathan Whitlock": "Invests in early-stage companies; holds several board seats.",
     "Bellweather Capital Partners": "FCA-regulated fund manager.",
     "Halcyon Gaming Ltd": "Licensed by the Gambling Commission.",
+    "Copperline Telecom Ltd": "Bought by a private-equity fund in the autumn; new CFO since.",
     "Kingsley Motors (Holdings) Ltd": "Family business; the founder's son became MD this year.",
     "Lady Annabel Forsythe": "Estate in Gloucestershire; let farms and a holiday-cottage business.",
     "Dominic Vane": "Former hedge-fund trader; manages much of his own money.",
@@ -967,3 +968,38 @@ SEVERITY_BIAS = {
     T.STAFFING: -0.15,
     T.COMMUNICATION: -0.15,
 }
+
+# --- The demo's day -------------------------------------------------------------
+# What waits on each person with clients when the demo starts: a working day's
+# worth, not two years' backlog. The most recent open items stay open up to
+# these numbers; older ones have been settled (decided, acknowledged, proved).
+OPEN_ITEMS = {"decision": 5, "acknowledgment": 2, "outcome": 6}
+# Follow-ups among those open items: overdue (set within the last OVERDUE_DAYS),
+# and due in the coming week.
+FOLLOW_UPS = {"overdue": 4, "due": 3}
+OVERDUE_DAYS = 9
+
+# This morning: an improving client turns adversarial over one conversation,
+# logged through the same service as any other (the band change notifies the
+# lead advisor and the team's manager).
+TURNING_CLIENT = "Copperline Telecom Ltd"
+TURNING_POINT = Dispute(
+    T.RISK,
+    "Revenue from the network-sharing deal booked up front",
+    "The fund wants the whole ten-year network-sharing deal in this year's revenue. Book it "
+    "now or we will find auditors who will.",
+    "Recognise the revenue over the ten years as the network is shared, and explain the "
+    "deal's value in the front half of the annual report instead.",
+    "The standard recognises revenue as the service is delivered. Booking ten years up front "
+    "would misstate the accounts, and we could not sign a clean opinion on them.",
+    against="booking the network-sharing revenue up front",
+    risk="misstated accounts and a qualified audit opinion",
+)
+# A manager's band override that ends within the fortnight.
+OVERRIDE_CLIENT = "Pemberton Retail Group"
+OVERRIDE_DAYS = 10
+OVERRIDE_REASON = (
+    "The store closures explain most of this friction. Nigel agreed a reset at our meeting "
+    "and the board has accepted our restructuring plan: treat the relationship as strained, "
+    "not adversarial, until the closures are done."
+)

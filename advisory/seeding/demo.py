@@ -6,6 +6,13 @@ through the model layer so every change has a history entry saying who made it
 and when. Each client follows one of four trajectories (healthy, improving,
 deteriorating, adversarial) so the health pages have a story to tell. The random
 generators are seeded per client: the same `today` always gives the same records.
+
+The demo starts on a working day: each person with clients finds a day's open
+items (`OPEN_ITEMS`: the older ones were settled as a firm that keeps up with
+its log would have), some follow-ups overdue and some due this week; and this
+morning's events (a client turning adversarial, an override about to end, a
+let-go proposed, the daily reminders) went through the services and jobs that
+make them on any day, so the bell shows what they told each person.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ import functools
 import random
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
@@ -27,10 +35,21 @@ from django.utils import timezone
 from accounts.models import Team, User
 from accounts.roles import Role
 from advisory.health import rollups
-from advisory.health.services import health_refresh
+from advisory.health.services import band_override_set, health_refresh
 from advisory.letgo.services import letgo_decide, letgo_propose, letgo_update_offboarding
-from advisory.models import Client, Comment, Disagreement, Engagement, LetGoCase
-from advisory.records.services import client_save, engagement_save
+from advisory.models import (
+    Band,
+    Client,
+    Comment,
+    Delivery,
+    Disagreement,
+    Engagement,
+    LetGoCase,
+    NotificationKind,
+)
+from advisory.notifications import triggers
+from advisory.notifications.preferences import preference_set
+from advisory.records.services import client_save, disagreement_log, engagement_save
 from advisory.seeding.content import (
     CALM_NOTE,
     CLIENTS,
@@ -38,11 +57,17 @@ from advisory.seeding.content import (
     DESCRIPTIONS,
     DISPUTES,
     FEES,
+    FOLLOW_UPS,
     HOSTILE_NOTE,
     IND,
     NOTES,
     ONGOING_TITLES,
+    OPEN_ITEMS,
     OUTCOMES,
+    OVERDUE_DAYS,
+    OVERRIDE_CLIENT,
+    OVERRIDE_DAYS,
+    OVERRIDE_REASON,
     PER_CLIENT,
     PROFILES,
     PROJECT_TITLES,
@@ -51,6 +76,8 @@ from advisory.seeding.content import (
     REVIEW_NOTES,
     SEVERITY_BIAS,
     SKEW,
+    TURNING_CLIENT,
+    TURNING_POINT,
     VERDICTS,
     VERDICTS_AFTER,
     VERDICTS_AFTER_OVERRIDE,
@@ -99,6 +126,10 @@ def seed_people() -> list[User]:
         if created:
             user.set_password(settings.CANDOR_DEMO_PASSWORD)
             user.save(update_fields=["password"])
+            # Their addresses are made up: the demo's notifications stay in
+            # Candor (the bell), and the demo mails nobody.
+            for kind in NotificationKind:
+                preference_set(user=user, kind=kind, delivery=Delivery.IN_APP)
         user.groups.add(Group.objects.get(name=spec.role))
         team = teams[spec.team]
         team.members.add(user)
@@ -177,6 +208,23 @@ def pick_decision(
     return rng.choices(options, weights)[0]
 
 
+def settled_decision(
+    rng: random.Random, trajectory: Trajectory, *, heat: float, phase: float, can_override: bool
+) -> str:
+    """The decision a client has made by now on a conversation long past."""
+    while True:
+        decision = pick_decision(
+            rng,
+            trajectory,
+            heat=heat,
+            phase=phase,
+            age=HISTORY_DAYS,
+            can_override=can_override,
+        )
+        if decision != Disagreement.Decision.PENDING:
+            return decision
+
+
 def decision_delay(rng: random.Random, tone: str) -> int:
     """Days between the conversation and the client's decision."""
     return rng.randint(*{"collaborative": (0, 4), "tense": (1, 12), "hostile": (3, 25)}[tone])
@@ -224,9 +272,10 @@ def seed_records(today: datetime.date | None = None) -> SeedSummary:
     models' validation enforces), or nothing when the demo clients exist.
 
     Needs the demo people (`seed_people()`). Clients and engagements go through
-    the services; disagreements through the same validation (see
-    `_Story._write`). Every change keeps a history entry saying who made it
-    and, back-dated, when.
+    the services; the two years of disagreements through the same validation
+    (see `_Story._write`); the demo's day (`_seed_today`, only when `today` is
+    the real today) through the services and the daily reminders job. Every
+    change keeps a history entry, logged, saying who made it and, back-dated, when.
     """
     today = today or timezone.localdate()
     if Client.objects.filter(name__in=[spec.name for spec in CLIENTS]).exists():
@@ -235,13 +284,60 @@ def seed_records(today: datetime.date | None = None) -> SeedSummary:
         story = _Story(today)
         for spec in CLIENTS:
             story.plan_client(spec)
+        story.settle()
+        story.schedule()
         story.write()
         # The story writes disagreements as record_save would, minus the
         # board's rollups: count them from the log once, now.
         rollups.rebuild(today=today)
         _seed_health(today)
-        _seed_letgo()
+        # The services date what they write now: the demo's day happens
+        # only when it is today.
+        live = today == timezone.localdate()
+        _seed_letgo(notify=live)
+        if live:
+            _seed_today(today)
     return story.summary
+
+
+def _seed_today(today: datetime.date) -> None:
+    """This morning, through the services and the jobs of any working day: a
+    client turns adversarial over a conversation logged now (its lead advisor and
+    the team's manager are told), a manager's band override ends within the
+    fortnight, and the daily reminders job runs (advisory.tasks.daily_reminders),
+    so the bell has something to show when the demo starts."""
+    client = Client.objects.get(name=TURNING_CLIENT)
+    engagement = (
+        client.engagements.open_for_work()
+        .filter(status=Engagement.Status.ACTIVE)
+        .order_by("start_date", "pk")
+        .first()
+    )
+    turn = TURNING_POINT
+    disagreement_log(
+        Disagreement(
+            engagement=engagement,
+            occurred_on=today,
+            title=turn.title,
+            topic=turn.topic,
+            client_request=turn.request,
+            recommendation=turn.recommendation,
+            rationale=turn.rationale,
+            severity=Disagreement.Severity.CRITICAL,
+            tone=Disagreement.Tone.HOSTILE,
+            follow_up_on=today + _days(2),
+        ),
+        by=client.lead_advisor,
+    )
+    band_override_set(
+        Client.objects.get(name=OVERRIDE_CLIENT),
+        by=User.objects.get(username=next(spec.username for spec in USERS if spec.manages)),
+        band=Band.STRAINED,
+        reason=OVERRIDE_REASON,
+        expires_on=today + _days(OVERRIDE_DAYS),
+    )
+    triggers.remind_follow_ups(today=today)
+    triggers.remind_missing_acknowledgments(today=today)
 
 
 # Two adversarial relationships on their way out: one approved and half-way
@@ -250,7 +346,7 @@ LETGO_APPROVED = "Castellan Hotels Group"
 LETGO_PROPOSED = "Redstone Property Developments Ltd"
 
 
-def _seed_letgo() -> None:
+def _seed_letgo(*, notify: bool) -> None:
     admin = User.objects.get(username="admin")
     approved = _propose(LETGO_APPROVED, by="advisor", reason=LetGoCase.Reason.HOSTILE_CONDUCT)
     approved = letgo_decide(
@@ -269,10 +365,11 @@ def _seed_letgo() -> None:
         check_notice_sent=True,
         referral_note="Harrow & Quint LLP handle hotel groups of this size.",
     )
-    _propose(LETGO_PROPOSED, by="manager", reason=LetGoCase.Reason.OVERRIDDEN_ADVICE)
+    # Proposed today: the administrators are told, as they would be.
+    _propose(LETGO_PROPOSED, by="manager", reason=LetGoCase.Reason.OVERRIDDEN_ADVICE, notify=notify)
 
 
-def _propose(name: str, *, by: str, reason: str) -> LetGoCase:
+def _propose(name: str, *, by: str, reason: str, notify: bool = False) -> LetGoCase:
     client = Client.objects.get(name=name)
     worst = client.disagreements.filter(
         decision=Disagreement.Decision.PROCEEDED
@@ -280,7 +377,7 @@ def _propose(name: str, *, by: str, reason: str) -> LetGoCase:
     evidence = list(worst.order_by("-occurred_on")[:4])
     return letgo_propose(
         client,
-        notify=False,
+        notify=notify,
         by=User.objects.get(username=by),
         reason=reason,
         justification=(
@@ -315,6 +412,17 @@ class _Engagement:
 
 
 @dataclass
+class _Context:
+    """What a disagreement's plan was drawn from, for settling it later."""
+
+    spec: DemoClient
+    dispute: Dispute
+    heat: float
+    phase: float
+    rng: random.Random  # its own: settling and timing it draw nothing from the client's
+
+
+@dataclass
 class _Disagreement:
     engagement: _Engagement
     logged_by: User
@@ -325,6 +433,33 @@ class _Disagreement:
     review_note: str = ""
     reply: str = ""
     record: Disagreement | None = None
+    story: _Context | None = None
+    steps: list[tuple[datetime.date, int, Callable]] = field(default_factory=list)
+    reviewed: tuple[datetime.date, str] | None = None  # the manager's review: day, state found
+
+    @property
+    def day(self) -> datetime.date:
+        return self.facts["occurred_on"]
+
+    @property
+    def client_name(self) -> str:
+        return self.engagement.record.client.name
+
+    @property
+    def follow_up_on(self) -> datetime.date | None:
+        return self.facts.get("follow_up_on")
+
+    def waiting_for(self) -> str:
+        """What the disagreement still waits for once all its steps are written,
+        as Disagreement.open_q() sees it ("" when it is closed)."""
+        decision = self.decision.get("decision", Disagreement.Decision.PENDING)
+        if decision == Disagreement.Decision.PENDING:
+            return "decision"
+        if decision == Disagreement.Decision.PROCEEDED and not self.acknowledgment:
+            return "acknowledgment"
+        if decision in Disagreement.DECISIONS_WITH_OUTCOME and not self.outcome:
+            return "outcome"
+        return ""
 
 
 class _Story:
@@ -350,6 +485,10 @@ class _Story:
         self.reviewer = self.users[reviewer.username]
         self.reviewed_team = reviewer.team
         self.events: list[tuple[datetime.datetime, int, Callable[[], None]]] = []
+        self.plans: list[_Disagreement] = []
+        # Who works on each client personally (Client.PEOPLE): its lead advisor,
+        # and the lead and members of any of its engagements.
+        self.people: dict[str, set[User]] = {}
         self.counts = {"engagements": 0, "disagreements": 0, "reviewed": 0}
 
     @property
@@ -397,6 +536,9 @@ class _Story:
         self.add(self.at(entered, rng, 8, 25), self.save_client, client)
         first_day = max(today - _days(HISTORY_DAYS), since + _days(21))
         engagements = self.plan_engagements(rng, spec, client, since, entered, first_day)
+        self.people[spec.name] = {client.lead_advisor}.union(
+            *({e.record.lead_advisor, *e.members} for e in engagements)
+        )
         self.plan_disagreements(rng, spec, engagements, first_day)
 
     def plan_engagements(
@@ -540,7 +682,12 @@ class _Story:
             "tone": tone,
         }
         plan = _Disagreement(engagement, person, facts, {}, {}, {})
-        steps = [(day, 0, self.log_disagreement)]
+        plan.story = _Context(
+            spec, dispute, heat, phase, random.Random(f"{SEED}:{spec.name}:{len(self.plans)}")
+        )
+        self.plans.append(plan)
+        steps = plan.steps
+        steps.append((day, 0, self.log_disagreement))
 
         # The client's decision: recent ones may still be open; adversarial
         # clients keep some waiting for months.
@@ -562,19 +709,8 @@ class _Story:
         if decision == Decision.PROCEEDED:
             likely = 0.9 if spec.trajectory == Trajectory.DETERIORATING else 0.75
             acknowledged = decided + _days(rng.randint(0, 8))
-            words = rng.choice(WORDS[(spec.kind, tone == Disagreement.Tone.HOSTILE)])
-            method = rng.choices(list(Disagreement.AcknowledgmentMethod), [4, 3, 2, 1])[0]
             if rng.random() < likely and acknowledged <= today:
-                advised = f"{day.day} {day:%B %Y}"
-                plan.acknowledgment = {
-                    "risk_acknowledged": True,
-                    "acknowledged_on": acknowledged,
-                    "acknowledgment_method": method,
-                    "client_words": words.format(
-                        advised=advised, against=dispute.against, risk=dispute.risk
-                    ),
-                }
-                steps.append((acknowledged, 2, self.acknowledge))
+                self.plan_acknowledgment(rng, plan, acknowledged)
             else:
                 acknowledged = None
 
@@ -589,15 +725,6 @@ class _Story:
                     "outcome_recorded_on": recorded,
                 }
                 steps.append((recorded, 5, self.record_outcome))
-
-        still_open = (
-            decision == Decision.PENDING
-            or (decision == Decision.PROCEEDED and acknowledged is None)
-            or (decision in Disagreement.DECISIONS_WITH_OUTCOME and not plan.outcome)
-        )
-        if still_open and age <= 150 and rng.random() < 0.6:
-            follow_up = today + _days(rng.randint(-21, 7))
-            facts["follow_up_on"] = max(follow_up, day + _days(3))
 
         # A manager reviews a few of the grave ones on the team they manage.
         grave = tone == Disagreement.Tone.HOSTILE or severity in ("high", "critical")
@@ -620,6 +747,7 @@ class _Story:
                 state = "acknowledged"
             else:
                 state = "unacknowledged"
+            plan.reviewed = (reviewed, state)
             plan.review_note = REVIEW_NOTES[state].format(
                 client=engagement.record.client.name, advisor=person.first_name
             )
@@ -635,13 +763,131 @@ class _Story:
                 replied = min(reviewed + _days(rng.randint(1, 3)), today)
                 steps.append((replied, 4, self.reply))
 
-        when = None
-        for step_day, _order, action in sorted(steps, key=lambda step: step[:2]):
-            moment = self.at(step_day, rng, 9, 480)
-            if when is not None:
-                moment = min(max(moment, when + datetime.timedelta(minutes=10)), self.latest)
-            when = moment
-            self.add(when, action, plan)
+    def plan_acknowledgment(
+        self, rng: random.Random, plan: _Disagreement, acknowledged: datetime.date
+    ) -> None:
+        spec, dispute, day = plan.story.spec, plan.story.dispute, plan.day
+        hostile = plan.facts["tone"] == Disagreement.Tone.HOSTILE
+        words = rng.choice(WORDS[(spec.kind, hostile)])
+        method = rng.choices(list(Disagreement.AcknowledgmentMethod), [4, 3, 2, 1])[0]
+        advised = f"{day.day} {day:%B %Y}"
+        plan.acknowledgment = {
+            "risk_acknowledged": True,
+            "acknowledged_on": acknowledged,
+            "acknowledgment_method": method,
+            "client_words": words.format(
+                advised=advised, against=dispute.against, risk=dispute.risk
+            ),
+        }
+        plan.steps.append((acknowledged, 2, self.acknowledge))
+
+    # Settling: the demo's day ---------------------------------------------------
+
+    def settle(self) -> None:
+        """Leave each person with clients a working day's open items (OPEN_ITEMS),
+        the most recent ones, and settle the older ones as a firm that keeps up
+        with its log would have: the decision recorded, the acknowledgment
+        received, the outcome known. Then set their follow-ups (FOLLOW_UPS).
+
+        People share clients (a colleague on an engagement sees its client's
+        items too): each person counts what an earlier one left open for them
+        and settles only the items nobody has counted yet.
+        """
+        counted: set[int] = set()
+        for spec in USERS:
+            person = self.users[spec.username]
+            mine = [p for p in self.plans if person in self.people[p.client_name]]
+            if not mine:
+                continue
+            earlier = [p for p in mine if id(p) in counted]
+            own = [p for p in mine if id(p) not in counted]
+            left_open = Counter(p.waiting_for() for p in earlier if p.waiting_for())
+            for plan in sorted(own, key=lambda p: p.day, reverse=True):
+                waiting = plan.waiting_for()
+                if not waiting:
+                    continue
+                if left_open[waiting] < OPEN_ITEMS[waiting]:
+                    left_open[waiting] += 1
+                else:
+                    self.settle_plan(plan)
+            self.plan_follow_ups(earlier, own)
+            counted.update(id(p) for p in own)
+
+    def settle_plan(self, plan: _Disagreement) -> None:
+        """Record what an open disagreement still waits for, on plausible days up
+        to today: decided after the manager's review that found it pending,
+        acknowledged after one that found it unacknowledged."""
+        today, story, rng = self.today, plan.story, plan.story.rng
+        reviewed, state = plan.reviewed or (None, "")
+        Decision = Disagreement.Decision
+        if not plan.decision:
+            decision = settled_decision(
+                rng,
+                story.spec.trajectory,
+                heat=story.heat,
+                phase=story.phase,
+                can_override=bool(story.dispute.against),
+            )
+            decided = plan.day + _days(decision_delay(rng, plan.facts["tone"]))
+            if state == "pending":
+                decided = max(decided, reviewed + _days(1))
+            plan.decision = {"decision": decision, "decided_on": min(decided, today)}
+            plan.steps.append((plan.decision["decided_on"], 1, self.record_decision))
+        decision, decided = plan.decision["decision"], plan.decision["decided_on"]
+        settled = decided
+        if decision == Decision.PROCEEDED and not plan.acknowledgment:
+            acknowledged = decided + _days(rng.randint(0, 8))
+            if state == "unacknowledged":
+                acknowledged = max(acknowledged, reviewed + _days(1))
+            settled = min(acknowledged, today)
+            self.plan_acknowledgment(rng, plan, settled)
+        if decision in Disagreement.DECISIONS_WITH_OUTCOME and not plan.outcome:
+            verdict = pick_verdict(rng, story.spec.trajectory, decision, story.dispute)
+            recorded = decided + _days(outcome_delay(rng, decision))
+            if recorded > today:
+                # Known sooner than it would usually be: a few days ago at the latest.
+                recorded = today - _days(rng.randint(0, 10))
+            plan.outcome = {
+                "verdict": verdict,
+                "outcome": outcome_text(story.dispute, decision, verdict),
+                "outcome_recorded_on": max(recorded, settled),
+            }
+            plan.steps.append((plan.outcome["outcome_recorded_on"], 5, self.record_outcome))
+
+    def plan_follow_ups(self, earlier: list[_Disagreement], own: list[_Disagreement]) -> None:
+        """Follow-ups on a person's open items, set when each was logged: the
+        oldest are overdue, the next due this week, some later; what an earlier
+        person's items already have counts."""
+        today = self.today
+        due = Counter(
+            "overdue" if p.follow_up_on < today else "due"
+            for p in earlier
+            if p.waiting_for() and p.follow_up_on and p.follow_up_on <= today + _days(7)
+        )
+        for plan in sorted((p for p in own if p.waiting_for()), key=lambda p: p.day):
+            rng = plan.story.rng
+            if due["overdue"] < FOLLOW_UPS["overdue"] and plan.day < today - _days(1):
+                follow_up = max(today - _days(rng.randint(1, OVERDUE_DAYS)), plan.day + _days(1))
+                due["overdue"] += 1
+            elif due["due"] < FOLLOW_UPS["due"]:
+                follow_up = today + _days(rng.randint(0, 7))
+                due["due"] += 1
+            elif rng.random() < 0.4:
+                follow_up = today + _days(rng.randint(10, 30))
+            else:
+                continue
+            plan.facts["follow_up_on"] = follow_up
+
+    def schedule(self) -> None:
+        """Each planned step becomes an event at a moment of its day, in order."""
+        for plan in self.plans:
+            rng, when = plan.story.rng, None
+            for step_day, _order, action in sorted(plan.steps, key=lambda step: step[:2]):
+                moment = self.at(step_day, rng, 9, 480)
+                if when is not None:
+                    moment = min(max(moment, when + datetime.timedelta(minutes=10)), self.latest)
+                when = moment
+                self.add(when, action, plan)
 
     def pick_dispute(
         self, rng: random.Random, spec: DemoClient, line: str, used: set[str]
@@ -688,7 +934,11 @@ class _Story:
     # row, checking that rows just written exist, re-testing the check
     # constraints the database enforces anyway): through the services the seed
     # took four times as long. What they validate in Python, the reasons they
-    # give and the history they keep stay the same.
+    # give and the history they keep stay the same, and history.log logs each
+    # entry as it is written (verify_log checks them). The services would also
+    # score the client after each change, telling its people today of every band
+    # it passed through in two years: the story scores once it is written
+    # (_seed_health, telling nobody), and only this morning's news is told.
 
     def log_disagreement(self, when: datetime.datetime, plan: _Disagreement) -> None:
         record = Disagreement(

@@ -10,7 +10,8 @@ from advisory.seeding.demo import USERS, seed_people, seed_records
 class Command(BaseCommand):
     help = (
         "Create the demo teams and users (password 'candor-demo-pass') and about forty "
-        "clients with two years of engagements and disagreements. Safe to run again: "
+        "clients with two years of engagements and disagreements, ending on a working day "
+        "(open items, follow-ups due, unread notifications for each role). Safe to run again: "
         "what exists is kept. Refuses to run with DEBUG off unless --force."
     )
 

@@ -8,11 +8,31 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.models import Team, User
 from accounts.roles import Role
-from advisory.models import Client, Comment, Disagreement, Engagement
-from advisory.seeding.demo import CLIENTS, SeedSummary, Trajectory, seed_people, seed_records
+from advisory.health import selectors as health_selectors
+from advisory.models import (
+    BandOverride,
+    Client,
+    Comment,
+    Disagreement,
+    Engagement,
+    LetGoCase,
+    Notification,
+    NotificationKind,
+)
+from advisory.records import selectors
+from advisory.seeding.content import OVERRIDE_CLIENT, TURNING_CLIENT
+from advisory.seeding.demo import (
+    CLIENTS,
+    LETGO_PROPOSED,
+    SeedSummary,
+    Trajectory,
+    seed_people,
+    seed_records,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -186,13 +206,20 @@ def test_the_records_keep_the_date_rules_and_tell_four_stories():
     for disagreement in disagreements:
         disagreement.clean()  # the model's own rules (acknowledgments, outcomes)
 
-    # Open work for the dashboards: decisions and outcomes still to come,
-    # follow-ups overdue and due in the coming week.
-    assert disagreements.filter(decision="pending", occurred_on__gte=DAY - days(45)).count() >= 20
-    assert disagreements.awaiting_outcome().count() >= 20
-    assert disagreements.filter(follow_up_on__lt=DAY).count() >= 10
-    assert disagreements.filter(follow_up_on__range=(DAY, DAY + days(7))).count() >= 10
-    assert not disagreements.filter(follow_up_on__gt=DAY + days(7)).exists()
+    assert not disagreements.filter(follow_up_on__lt=F("occurred_on")).exists()
+
+    # Open work for the dashboards: each person with clients has a working
+    # day's worth of it, not two years' backlog; the older items are settled.
+    for username in ("advisor", "advisor2", "manager"):
+        person = User.objects.get(username=username)
+        mine = disagreements.filter(client__in=Client.objects.personal_to(person)).open()
+        assert 8 <= mine.count() <= 20, username
+        assert 3 <= mine.filter(follow_up_on__lt=DAY).count() <= 6, username
+        assert 2 <= mine.filter(follow_up_on__range=(DAY, DAY + days(7))).count() <= 5, username
+        assert 3 <= mine.awaiting_decision().count() <= 8, username
+        assert 1 <= mine.awaiting_acknowledgment().count() <= 2, username
+    assert disagreements.open().count() < 60
+    assert not disagreements.closed().filter(follow_up_on__gt=DAY).exists()
 
     # A few reviewed by the manager, each with the manager's note.
     reviewed = disagreements.filter(reviewed_at__isnull=False)
@@ -256,3 +283,64 @@ def test_the_records_keep_the_date_rules_and_tell_four_stories():
     assert not first_entries.exclude(history_date__date__lte=DAY).exists()
     # Health is computed elsewhere; the seed leaves it alone.
     assert not Client.objects.filter(health_score__isnull=False).exists()
+
+
+# The demo's day as a newcomer finds it. The services date what they write
+# now, so the day is pinned: the same records, notifications and log each run.
+MORNING = datetime.datetime(2026, 6, 30, 8, 0, tzinfo=datetime.UTC)
+
+
+def test_each_role_starts_the_demo_with_a_working_day(settings, time_machine):
+    time_machine.move_to(MORNING)
+    seed(settings)
+    today = timezone.localdate()
+    days = datetime.timedelta
+    people = {user.username: user for user in User.objects.all()}
+
+    # Each advisor's dashboard: a day's open items, a handful overdue, a few due
+    # this week, some awaiting the client's decision or acknowledgment.
+    for username in ("advisor", "advisor2"):
+        dashboard = selectors.dashboard(people[username])
+        assert 8 <= dashboard["open_count"] <= 20, username
+        assert 3 <= dashboard["overdue_count"] <= 6, username
+        assert 2 <= dashboard["due_soon_count"] <= 5, username
+        open_items = Disagreement.objects.filter(
+            client__in=Client.objects.personal_to(people[username])
+        ).open()
+        assert open_items.awaiting_decision().exists(), username
+        assert 1 <= open_items.awaiting_acknowledgment().count() <= 2, username
+
+    # The bell has something for everyone, made by the real triggers: the daily
+    # reminders, a band that worsened this morning, a let-go proposed.
+    for username in ("advisor", "advisor2", "manager", "admin"):
+        assert Notification.objects.filter(recipient=people[username]).unread().exists()
+    for username in ("advisor", "advisor2"):
+        kinds = set(people[username].notifications.values_list("kind", flat=True))
+        assert NotificationKind.FOLLOW_UP_DUE in kinds, username
+    manager_told = people["manager"].notifications.values_list("kind", "title")
+    assert (NotificationKind.BAND_WORSENED, f"{TURNING_CLIENT} is now Adversarial") in manager_told
+    assert people["admin"].notifications.filter(kind=NotificationKind.LETGO_PROPOSED).exists()
+
+    # The manager's and the admin's view: a client newly adversarial, an override
+    # ending within the fortnight, grave disagreements not reviewed yet, and a
+    # let-go waiting for the admin's decision.
+    for username in ("manager", "admin"):
+        scope = Client.objects.visible_to(people[username]).active()
+        newly = health_selectors.newly_adversarial(scope, since=today - days(30))
+        assert TURNING_CLIENT in newly.values_list("name", flat=True), username
+    ending = BandOverride.objects.in_force().filter(expires_on__lte=today + days(14))
+    assert list(ending.values_list("client__name", "set_by__username")) == [
+        (OVERRIDE_CLIENT, "manager")
+    ]
+    team = people["manager"].managed_teams.get()
+    waiting = Disagreement.objects.filter(
+        client__team=team, reviewed_at__isnull=True, occurred_on__gte=today - days(30)
+    ).filter(Q(tone="hostile") | Q(severity__in=["high", "critical"]))
+    assert waiting.count() >= 3
+    proposed = LetGoCase.objects.filter(status=LetGoCase.Status.PROPOSED)
+    assert list(proposed.values_list("client__name", flat=True)) == [LETGO_PROPOSED]
+
+    # Every write went into the log, and the log checks out.
+    out = StringIO()
+    call_command("verify_log", stdout=out)
+    assert "Log intact" in out.getvalue()
