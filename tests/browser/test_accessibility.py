@@ -217,6 +217,7 @@ VISITS = [
     Visit("disagreement-pending", "/disagreements/{pending}/"),
     Visit("disagreement-new", "/disagreements/new/"),
     Visit("disagreement-new-for-client", "/disagreements/new/?client={client}"),
+    Visit("disagreement-new-found", "/disagreements/new/?q=ltd", roles=(ADVISOR, MANAGER)),
     Visit(
         "disagreement-new-errors",
         "/disagreements/new/",
@@ -419,13 +420,15 @@ def test_a_disagreement_is_logged_with_the_keyboard_alone(firm: Firm, browser: B
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text("disagreement")
 
-    # A select takes the first letters of an option; arrow keys move on from there.
-    tab_to(page, "Engagement")
+    # The picker: type part of the client's name, Tab on to its engagement, Space.
+    tab_to(page, "Find it by the client's or the engagement's name")
     page.keyboard.type(client.name)
-    engagement = page.get_by_label("Engagement")
-    chosen = engagement.input_value()
-    assert chosen, "typing the client's name chose no engagement"
-    assert client.engagements.filter(pk=chosen).exists()
+    choice = page.get_by_role("radio", name=client.name).first
+    expect(choice).to_be_visible()
+    tab_to(page, " ".join(choice.evaluate("radio => radio.labels[0].innerText").split()))
+    page.keyboard.press("Space")
+    expect(choice).to_be_checked()
+    chosen = choice.get_attribute("value")
     tab_to(page, "Short title")
     page.keyboard.type("Skip the stock count")
     tab_to(page, "Topic")
@@ -449,6 +452,7 @@ def test_a_disagreement_is_logged_with_the_keyboard_alone(firm: Firm, browser: B
     logged = Disagreement.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[1])
     assert logged.title == "Skip the stock count"
     assert logged.engagement_id == int(chosen)
+    assert logged.client == client
     assert logged.client == client
     assert logged.logged_by == advisor
     assert logged.topic == Disagreement.Topic.SCOPE

@@ -33,7 +33,9 @@ def test_an_advisor_logs_a_disagreement_and_records_decision_and_outcome(
     # From the client's page, "Log disagreement" preselects its engagement.
     page.goto(f"{live_server.url}{harbour.get_absolute_url()}")
     page.get_by_role("link", name="Log disagreement").last.click()
-    expect(page.get_by_label("Engagement")).to_have_value(str(harbour.engagements.get().pk))
+    expect(page.locator("main").get_by_label("Engagement")).to_have_value(
+        str(harbour.engagements.get().pk)
+    )
     page.get_by_label("Short title").fill("Skip the stock count")
     page.get_by_label("Topic").select_option(label="Scope")
     page.get_by_label("Client's request").fill(
@@ -83,3 +85,104 @@ def test_an_advisor_logs_a_disagreement_and_records_decision_and_outcome(
     assert disagreement.risk_acknowledged is True
     assert disagreement.verdict == Disagreement.Verdict.ADVICE_VINDICATED
     assert disagreement.history.count() == 3
+
+
+def _fill_the_facts(page: Page) -> None:
+    page.get_by_label("Short title").fill("Skip the stock count")
+    page.get_by_label("Topic").select_option(label="Scope")
+    page.get_by_label("Client's request").fill("Drop the year-end stock count.")
+    page.get_by_label("Our recommendation").fill("Keep the count.")
+    page.get_by_label("Severity").select_option(label="High")
+    page.get_by_label("Tone").select_option(label="Tense")
+
+
+def test_one_pass_the_picker_finds_the_engagement_and_the_decision_is_logged_with_it(
+    live_server, page: Page, harbour, console_errors
+):
+    today = timezone.localdate().isoformat()
+    log_in(page, live_server.url, "advisor", "candor-demo-pass")
+    page.get_by_role("link", name="Log disagreement").first.click()
+
+    # Typing part of the client's name lists its engagements; nothing reloads.
+    page.get_by_label("Find it by the client's or the engagement's name").fill("harbour log")
+    choice = page.get_by_role("radio", name="Harbour Logistics Ltd — Annual audit 2026")
+    expect(choice).to_be_visible()
+    expect(page).to_have_url(f"{live_server.url}/disagreements/new/")
+    choice.check()
+    _fill_the_facts(page)
+
+    # The client decided in the meeting: the acknowledgment goes on the same page.
+    acknowledgment = page.locator(".acknowledgment")
+    expect(acknowledgment).to_be_hidden()
+    page.get_by_label("The client's decision").select_option(label="Proceeded against advice")
+    expect(acknowledgment).to_be_visible()
+    page.get_by_label("Decided on").fill(today)
+    acknowledgment.get_by_label("Yes").check()
+    page.get_by_label("Acknowledged on").fill(today)
+    page.get_by_label("Acknowledged how").select_option(label="E-mail")
+    page.get_by_label("The client's own words").fill("We understand the risk and skip the count.")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Log disagreement").click()
+
+    expect(page.get_by_text("Disagreement logged.")).to_be_visible()
+    logged = Disagreement.objects.get(title="Skip the stock count")
+    assert logged.engagement == harbour.engagements.get()
+    assert logged.decision == Disagreement.Decision.PROCEEDED
+    assert logged.risk_acknowledged is True
+    assert logged.history.count() == 1
+    expect(page.locator("blockquote", has_text="We understand the risk")).to_be_visible()
+    assert console_errors == []
+
+
+def test_a_decision_changed_back_sends_no_hidden_acknowledgment(live_server, page: Page, harbour):
+    log_in(page, live_server.url, "advisor", "candor-demo-pass")
+    page.goto(f"{live_server.url}/disagreements/new/?client={harbour.pk}")
+    _fill_the_facts(page)
+    page.get_by_label("The client's decision").select_option(label="Proceeded against advice")
+    page.get_by_label("The client's own words").fill("Typed, then the client changed their mind.")
+    page.get_by_label("The client's decision").select_option(label="Accepted advice")
+    page.get_by_label("Decided on").fill(timezone.localdate().isoformat())
+    page.get_by_role("button", name="Log disagreement").click()
+
+    expect(page.get_by_text("Disagreement logged.")).to_be_visible()
+    logged = Disagreement.objects.get(title="Skip the stock count")
+    assert logged.decision == Disagreement.Decision.ACCEPTED
+    assert logged.client_words == ""
+
+
+def test_without_javascript_find_reloads_the_picker_and_the_log_still_saves(
+    live_server, browser, harbour
+):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    log_in(page, live_server.url, "advisor", "candor-demo-pass")
+    page.goto(f"{live_server.url}/disagreements/new/")
+
+    page.get_by_label("Find it by the client's or the engagement's name").fill("harbour")
+    page.get_by_role("button", name="Find").click()
+    expect(page).to_have_url(f"{live_server.url}/disagreements/new/?q=harbour")
+    page.get_by_role("radio", name="Harbour Logistics Ltd — Annual audit 2026").check()
+    _fill_the_facts(page)
+    page.get_by_role("button", name="Log disagreement").click()
+
+    expect(page.get_by_text("Disagreement logged.")).to_be_visible()
+    assert Disagreement.objects.get(title="Skip the stock count").client == harbour
+    context.close()
+
+
+def test_the_error_summary_comes_first_and_its_links_focus_the_fields(
+    live_server, page: Page, harbour
+):
+    log_in(page, live_server.url, "advisor", "candor-demo-pass")
+    page.goto(f"{live_server.url}/disagreements/new/")
+    page.get_by_label("The client's decision").select_option(label="Accepted advice")
+    page.get_by_role("button", name="Log disagreement").click()
+
+    summary = page.get_by_role("alert").filter(has_text="There is a problem")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_have_count(8)
+    summary.get_by_role("link", name="Decided on: Say when the client decided.").click()
+    expect(page.get_by_label("Decided on")).to_be_focused()
+    summary.get_by_role("link", name="Engagement: This field is required.").click()
+    expect(page.get_by_label("Find it by the client's or the engagement's name")).to_be_focused()
+    assert axe_violations(page) == []
