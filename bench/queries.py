@@ -27,9 +27,10 @@ def endpoints() -> list[dict]:
 
     from accounts.models import Team, User
     from advisory.models import Client, Disagreement, Engagement
-    from advisory.seeding.scale import ADVISOR, MANAGER
+    from advisory.seeding.scale import ADMIN, ADVISOR, MANAGER
 
     manager = User.objects.get(username=MANAGER)
+    admin = User.objects.get(username=ADMIN)
     advisor = User.objects.get(username=ADVISOR)
     team = Team.objects.managed_by(manager).order_by("pk").first()
     visible = Disagreement.objects.visible_to(manager).active()
@@ -77,7 +78,11 @@ def endpoints() -> list[dict]:
         "tone": "tense",
         "follow_up_on": "",
     }
-    m, a = "manager", "advisor"
+    # The engagement picker, as the admin (every engagement in scope) types
+    # the first word of a client's name.
+    picked = Engagement.objects.visible_to(admin).open_for_work().count()
+    word = search.split()[0]
+    m, a, ad = "manager", "advisor", "admin"
     return [
         {"name": "healthz", "user": None, "path": "/healthz"},
         {"name": "baseline", "user": m, "path": "/bench/baseline/"},
@@ -100,6 +105,18 @@ def endpoints() -> list[dict]:
             "path": "/disagreements/?" + urlencode(filters),
         },
         {"name": "health board", "user": m, "path": "/health/"},
+        {
+            "name": "log form (admin)",
+            "user": ad,
+            "path": "/disagreements/new/",
+            "note": f"{picked:,} engagements in scope",
+        },
+        {
+            "name": "engagement picker (admin)",
+            "user": ad,
+            "path": "/disagreements/new/engagements/?" + urlencode({"q": word}),
+            "note": f"{picked:,} engagements in scope",
+        },
         {"name": "health board team", "user": m, "path": f"/health/?team={team.pk}"},
         {
             "name": "client detail (most disagreements)",
@@ -135,9 +152,9 @@ def count_queries(items: list[dict]) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import User
-    from advisory.seeding.scale import ADVISOR, MANAGER
+    from advisory.seeding.scale import ADMIN, ADVISOR, MANAGER
 
-    users = {"manager": MANAGER, "advisor": ADVISOR}
+    users = {"manager": MANAGER, "advisor": ADVISOR, "admin": ADMIN}
     for item in items:
         client = Client()
         if item["user"]:

@@ -576,7 +576,7 @@ def main() -> int:
     try:
         server = start_gunicorn(env, port, log)
         wait_until_up(port, server, log)
-        users = {"manager": "scale-manager", "advisor": "scale-advisor"}
+        users = {"manager": "scale-manager", "advisor": "scale-advisor", "admin": "scale-admin"}
         sessions = {role: login(port, name, password) for role, name in users.items()}
         # A form token for the POST, from the page the advisor would use.
         _, found, page = request(
