@@ -118,6 +118,20 @@ def endpoints() -> list[dict]:
             "note": f"{picked:,} engagements in scope",
         },
         {"name": "health board team", "user": m, "path": f"/health/?team={team.pk}"},
+        # The search box (advisory/records/search.py): words from the seeded
+        # disputes, each in thousands of disagreements at full scale.
+        {
+            "name": "search (manager)",
+            "user": m,
+            "path": "/search/?" + urlencode({"q": "payment terms"}),
+        },
+        {"name": "search (advisor)", "user": a, "path": "/search/?" + urlencode({"q": "pension"})},
+        {
+            "name": "search (admin)",
+            "user": ad,
+            "path": "/search/?" + urlencode({"q": "stock count"}),
+            "note": "firm-wide",
+        },
         {
             "name": "client detail (most disagreements)",
             "user": m,
