@@ -50,9 +50,7 @@ urlpatterns = [
     # Disagreements
     path("disagreements/", disagreements.disagreement_list, name="disagreement-list"),
     path("disagreements/new/", disagreements.disagreement_create, name="disagreement-create"),
-    path(
-        "disagreements/new/engagements/", disagreements.engagement_pick, name="engagement-pick"
-    ),
+    path("disagreements/new/engagements/", disagreements.engagement_pick, name="engagement-pick"),
     path("disagreements/<int:pk>/", disagreements.disagreement_detail, name="disagreement-detail"),
     path("disagreements/<int:pk>/edit/", disagreements.disagreement_edit, name="disagreement-edit"),
     path(
