@@ -9,7 +9,8 @@ from django.db.models import Q, QuerySet
 from django_filters.fields import ModelChoiceField
 
 from accounts.models import Team, User
-from advisory.models import Band, Client, Disagreement, Engagement
+from advisory.health import selectors as health
+from advisory.models import FOLLOW_UP_DAYS, Band, Client, Disagreement, Engagement
 from advisory.web.ids import parse_id
 from advisory.web.widgets import CappedChoiceIterator, LongSelect
 
@@ -219,7 +220,20 @@ class DisagreementFilter(ScopedFilterSet):
             ("awaiting_acknowledgment", "Awaiting acknowledgment"),
             ("awaiting_outcome", "Awaiting outcome"),
             ("follow_up_due", "Follow-up due"),
+            ("follow_up_overdue", "Follow-up overdue"),
+            ("follow_up_coming", f"Follow-up in the next {FOLLOW_UP_DAYS} days"),
         ],
+    )
+    review = filters.ChoiceFilter(
+        label="Manager's review",
+        method="filter_review",
+        choices=[("waiting", "Waiting for review"), ("done", "Reviewed")],
+    )
+    mine = filters.ChoiceFilter(
+        label="Whose clients",
+        method="filter_mine",
+        choices=[("yes", "My clients only")],
+        empty_label="Everyone's",
     )
     o = StableOrderingFilter(
         fields=[
@@ -251,6 +265,8 @@ class DisagreementFilter(ScopedFilterSet):
             "verdict",
             "occurred",
             "state",
+            "review",
+            "mine",
             "archived",
         ]
 
@@ -277,6 +293,14 @@ class DisagreementFilter(ScopedFilterSet):
         # The choices are DisagreementQuerySet methods of the same names.
         return getattr(queryset, value)()
 
+    def filter_review(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(reviewed_at__isnull=value == "waiting")
+
+    def filter_mine(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """The disagreements on the clients the user works on personally (the
+        dashboard's "my" lists)."""
+        return queryset.filter(client__in=Client.objects.my_clients(self.user))
+
 
 class HealthFilter(ScopedFilterSet):
     """The health board's filters; sorting is the board's own (annotated columns)."""
@@ -287,10 +311,21 @@ class HealthFilter(ScopedFilterSet):
     lead_advisor = IdChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
     sector = filters.ChoiceFilter(choices=[])
     band = filters.ChoiceFilter(field_name="health_band", choices=Band.choices, label="Band")
+    attention = filters.ChoiceFilter(
+        label="Needs attention",
+        method="filter_attention",
+        choices=[
+            (
+                "turned_adversarial",
+                f"Turned adversarial in the last {health.NEWLY_ADVERSARIAL_DAYS} days",
+            ),
+            ("override_ending", f"Override ending within {health.OVERRIDE_ENDING_DAYS} days"),
+        ],
+    )
 
     class Meta:
         model = Client
-        fields = ["q", "team", "lead_advisor", "sector", "band"]
+        fields = ["q", "team", "lead_advisor", "sector", "band", "attention"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -305,3 +340,9 @@ class HealthFilter(ScopedFilterSet):
             .distinct()
         )
         self.filters["sector"].extra["choices"] = [(s, s) for s in sectors]
+
+    def filter_attention(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """The clients a manager's dashboard lists under the same words."""
+        if value == "turned_adversarial":
+            return queryset.filter(pk__in=health.turned_adversarial(queryset).values("pk"))
+        return queryset.filter(pk__in=health.overrides_ending(queryset).values("client"))

@@ -324,6 +324,30 @@ def advisor_breakdown(
     return sorted(stats, key=lambda s: (s.advisor.last_name, s.advisor.first_name))
 
 
+# What a manager's dashboard and the board's "Needs attention" filter call recent.
+NEWLY_ADVERSARIAL_DAYS = 30
+OVERRIDE_ENDING_DAYS = 14
+
+
+def overrides_ending(clients: QuerySet[Client]) -> QuerySet[BandOverride]:
+    """The band overrides in force on `clients` that end within OVERRIDE_ENDING_DAYS
+    (then the computed band shows again), soonest first."""
+    today = timezone.localdate()
+    return (
+        BandOverride.objects.in_force(today)
+        .filter(
+            client__in=clients, expires_on__lte=today + datetime.timedelta(OVERRIDE_ENDING_DAYS)
+        )
+        .order_by("expires_on", "client__name", "pk")
+    )
+
+
+def turned_adversarial(clients: QuerySet[Client]) -> QuerySet[Client]:
+    """`newly_adversarial` over the last NEWLY_ADVERSARIAL_DAYS days."""
+    since = timezone.localdate() - datetime.timedelta(days=NEWLY_ADVERSARIAL_DAYS)
+    return newly_adversarial(clients, since=since)
+
+
 def newly_adversarial(clients: QuerySet[Client], *, since: datetime.date) -> QuerySet[Client]:
     """Clients adversarial now that were not on `since` (by their last snapshot on
     or before it, as the board's "since 30 days ago" counts them). A client with no

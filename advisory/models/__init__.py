@@ -29,6 +29,7 @@ from advisory.models.notifications import NotificationPreference as Notification
 from advisory.models.notifications import NotificationQuerySet as NotificationQuerySet
 from advisory.models.records import DISAGREEMENT_OPEN as DISAGREEMENT_OPEN
 from advisory.models.records import ENGAGEMENT_HISTORY as ENGAGEMENT_HISTORY
+from advisory.models.records import FOLLOW_UP_DAYS as FOLLOW_UP_DAYS
 from advisory.models.records import HISTORY_EXCLUDED as HISTORY_EXCLUDED
 from advisory.models.records import LONG_TEXT as LONG_TEXT
 from advisory.models.records import NAME_TAKEN as NAME_TAKEN

@@ -71,6 +71,10 @@ class ClientQuerySet(models.QuerySet):
         """The clients a user works on personally, whatever their role."""
         return self.filter(personally(self.model, user, self.PEOPLE))
 
+    def my_clients(self, user: User) -> ClientQuerySet:
+        """The dashboard's "my clients": in scope, worked on personally, not archived."""
+        return self.visible_to(user).personal_to(user).active()
+
 
 class Client(models.Model):
     class Kind(models.TextChoices):
@@ -253,6 +257,10 @@ class Engagement(models.Model):
 # --- Disagreements -----------------------------------------------------------
 
 
+# "Coming up" for follow-ups: today and the next this many days.
+FOLLOW_UP_DAYS = 7
+
+
 class DisagreementQuerySet(models.QuerySet):
     def visible_to(self, user: User) -> DisagreementQuerySet:
         """A disagreement is visible with its client."""
@@ -285,6 +293,20 @@ class DisagreementQuerySet(models.QuerySet):
         """Open disagreements whose follow-up date is today or earlier (or within N days)."""
         horizon = timezone.localdate() + datetime.timedelta(days=within_days)
         return self.open().filter(follow_up_on__lte=horizon)
+
+    def follow_up_overdue(self) -> DisagreementQuerySet:
+        """Open disagreements whose follow-up date has passed."""
+        return self.open().filter(follow_up_on__lt=timezone.localdate())
+
+    def follow_up_coming(self) -> DisagreementQuerySet:
+        """Open disagreements to follow up today or in the next FOLLOW_UP_DAYS days."""
+        today = timezone.localdate()
+        horizon = today + datetime.timedelta(days=FOLLOW_UP_DAYS)
+        return self.open().filter(follow_up_on__gte=today, follow_up_on__lte=horizon)
+
+    def awaiting_review(self) -> DisagreementQuerySet:
+        """Not yet reviewed by a manager (review locks the facts)."""
+        return self.filter(reviewed_at__isnull=True)
 
     def with_ranks(self) -> DisagreementQuerySet:
         """`severity_rank` and `tone_rank`, so sorting goes by weight, not alphabetically."""

@@ -39,8 +39,15 @@ def letgo_list(request: HttpRequest) -> HttpResponse:
     if wants_csv(request):
         # Open cases first, then closed ones, as on the page.
         return exports.LETGO_CASES.response(cases.open(), closed_cases)
+    # ?status=proposed: only the proposals waiting for a decision (the
+    # admin's dashboard links here).
+    waiting = request.GET.get("status") == LetGoCase.Status.PROPOSED
+    open_cases = selectors.open_cases(cases)
     context = {
-        "open_cases": selectors.open_cases(cases),
+        "open_cases": open_cases.filter(status=LetGoCase.Status.PROPOSED)
+        if waiting
+        else open_cases,
+        "waiting_only": waiting,
         "page_obj": paginate(request, closed_cases),
     }
     return render(request, "advisory/letgo_list.html", context)

@@ -12,7 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from advisory.models import Disagreement
+from advisory.health.services import band_override_set
+from advisory.letgo.services import letgo_propose
+from advisory.models import Band, Client, Disagreement, HealthSnapshot, LetGoCase
+from advisory.records import selectors
 from advisory.records.selectors import HOME_LIST_LENGTH
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
@@ -47,12 +50,15 @@ def section(page: str, heading_id: str) -> str:
     return page[start : page.index("</section>", start)]
 
 
-def badges_by_title(open_items: str) -> dict[str, set[str]]:
-    items = {}
-    for item in open_items.split('<li class="mb-2">')[1:]:
-        title = re.search(r'<a href="[^"]+">(.*?)</a>', item)[1]
-        items[title] = set(re.findall(r'<span class="badge[^"]*">(.*?)</span>', item))
-    return items
+def titles(page: str, heading_id: str) -> list[str]:
+    """The titles (or client names) a panel lists, in order."""
+    items = section(page, heading_id).split("<li ")[1:]
+    return [re.search(r'<a href="[^"]+">(.*?)</a>', item)[1] for item in items]
+
+
+def count(page: str, heading_id: str) -> int:
+    heading = section(page, heading_id).split("</h3>")[0]
+    return int(re.search(r'<span class="badge[^"]*">(\d+)</span>', heading)[1])
 
 
 def test_the_home_lists_my_clients(client, advisor, acme, stranger):
@@ -74,32 +80,43 @@ def test_a_client_i_work_on_but_do_not_lead_is_mine(client, team, acme_engagemen
     assert ">Acme Holdings</a>" in section(home(client, erin), "clients-heading")
 
 
-def test_my_open_items_carry_their_badges(client, advisor, acme_engagement, stranger):
+@pytest.fixture
+def my_day(acme_engagement) -> None:
     def make(title: str, **fields) -> Disagreement:
         return DisagreementFactory(engagement=acme_engagement, title=title, **fields)
 
-    make("Awaiting a decision")
-    make("Override unacknowledged", decision="proceeded", decided_on=TODAY)
+    make("Awaiting a decision", occurred_on=TODAY - 5 * DAY)
+    make("Unacknowledged", decision="proceeded", decided_on=TODAY)
     make("Advice accepted", decision="accepted", decided_on=TODAY)
-    make("Chase today", follow_up_on=TODAY)
+    make("Chase today", follow_up_on=TODAY, occurred_on=TODAY - 3 * DAY)
+    make("Long overdue", follow_up_on=TODAY - 2 * DAY, occurred_on=TODAY - 9 * DAY)
     make("Withdrawn", decision="withdrew", decided_on=TODAY)
-    make("Archived", is_archived=True)
-
-    open_items = section(home(client, advisor), "open-heading")
-
-    assert badges_by_title(open_items) == {
-        "Awaiting a decision": {"Awaiting decision"},
-        "Override unacknowledged": {"Awaiting acknowledgment", "Awaiting outcome"},
-        "Advice accepted": {"Awaiting outcome"},
-        "Chase today": {"Awaiting decision", "Follow-up due"},
-    }
-    assert '<span class="badge text-bg-secondary">4</span>' in open_items
+    make("Archived", is_archived=True, follow_up_on=TODAY - DAY)
 
 
-def test_with_nothing_open_the_home_says_so(client, advisor, acme_engagement):
-    DisagreementFactory(engagement=acme_engagement, decision="withdrew", decided_on=TODAY)
+def test_the_advisors_panels_say_what_waits_on_them_most_urgent_first(
+    client, advisor, my_day, stranger
+):
+    page = home(client, advisor)
 
-    assert "Nothing is waiting on you." in section(home(client, advisor), "open-heading")
+    order = ["acknowledgment", "overdue", "followup", "decision"]
+    positions = [page.index(f'id="{key}-heading"') for key in order]
+    assert positions == sorted(positions)
+    assert "Awaiting the client's acknowledgment of risk" in section(page, "acknowledgment-heading")
+    assert titles(page, "acknowledgment-heading") == ["Unacknowledged"]
+    assert titles(page, "overdue-heading") == ["Long overdue"]
+    assert titles(page, "followup-heading") == ["Chase today"]
+    assert "Today" in section(page, "followup-heading")
+    # Oldest first: the client has been deciding longest.
+    assert titles(page, "decision-heading") == [
+        "Long overdue",
+        "Awaiting a decision",
+        "Chase today",
+    ]
+    assert [count(page, f"{key}-heading") for key in order] == [1, 1, 1, 3]
+    assert "5 open items in all" in section(page, "open-heading")
+    # Only managers and admins look after the firm's health and reviews.
+    assert 'id="review-heading"' not in page and 'id="adversarial-heading"' not in page
 
 
 def test_overdue_follow_ups_and_those_due_this_week_are_listed_apart(
@@ -118,28 +135,26 @@ def test_overdue_follow_ups_and_those_due_this_week_are_listed_apart(
     DisagreementFactory(engagement=acme_engagement, title="No follow-up")
     page = home(client, advisor)
 
-    def titles(heading: str) -> list[str]:
-        items = section(page, heading).split('<li class="mb-1">')[1:]
-        return [re.search(r'<a href="[^"]+">(.*?)</a>', item)[1] for item in items]
-
-    overdue, due_soon = section(page, "overdue-heading"), section(page, "followup-heading")
-    assert titles("overdue-heading") == ["Long overdue", "Overdue"]  # most overdue first
-    assert "Overdue follow-ups" in overdue and ">2</span>" in overdue
-    assert titles("followup-heading") == ["Due today", "Due in a week"]
-    assert "Follow-ups due in the next 7 days" in due_soon and ">2</span>" in due_soon
-    assert "Today" in due_soon
+    assert titles(page, "overdue-heading") == ["Long overdue", "Overdue"]  # most overdue first
+    assert "Follow-ups overdue" in section(page, "overdue-heading")
+    assert count(page, "overdue-heading") == 2
+    assert titles(page, "followup-heading") == ["Due today", "Due in a week"]
+    assert "Follow-ups due today or in the next 7 days" in section(page, "followup-heading")
+    assert count(page, "followup-heading") == 2
 
 
-def test_the_follow_up_counts_match_beyond_the_lists(client, advisor, acme_engagement):
+def test_the_counts_match_beyond_the_lists(client, advisor, acme_engagement):
     for number in range(17):
         DisagreementFactory(
             engagement=acme_engagement, title=f"Old {number}", follow_up_on=TODAY - 30 * DAY
         )
 
-    overdue = section(home(client, advisor), "overdue-heading")
+    page = home(client, advisor)
 
-    assert ">17</span>" in overdue
-    assert "The 15 most overdue of 17." in overdue
+    assert count(page, "overdue-heading") == 17
+    assert len(titles(page, "overdue-heading")) == HOME_LIST_LENGTH
+    assert "All 17 in the list" in section(page, "overdue-heading")
+    assert "17 open items in all" in section(page, "open-heading")
 
 
 def test_the_home_leaves_out_other_advisors_clients(client, advisor, acme, stranger):
@@ -148,18 +163,121 @@ def test_the_home_leaves_out_other_advisors_clients(client, advisor, acme, stran
     assert "Overtime unpaid" not in page
     assert "Initech" not in page
     assert "Nothing is waiting on you." in section(page, "open-heading")
-    assert "No follow-ups due in the next 7 days." in section(page, "followup-heading")
+    assert "No follow-up is due in the next 7 days." in section(page, "followup-heading")
     assert "No follow-up is overdue." in section(page, "overdue-heading")
 
 
-def test_a_long_list_links_to_all_open_items(client, advisor, acme_engagement):
-    DisagreementFactory.create_batch(HOME_LIST_LENGTH + 2, engagement=acme_engagement)
+def list_rows(client, url: str) -> tuple[list[int], int]:
+    """The ids a list page shows on its first page, and how many it finds."""
+    response = client.get(url)
+    assert response.status_code == 200
+    page = response.context["page_obj"]
+    return [row.pk for row in page.object_list], page.paginator.count
 
-    open_items = section(home(client, advisor), "open-heading")
 
-    assert len(badges_by_title(open_items)) == HOME_LIST_LENGTH
-    assert f"All {HOME_LIST_LENGTH + 2} open items" in open_items
-    assert f"{reverse('disagreement-list')}?state=open" in open_items
+def panel_ids(panel) -> list[int]:
+    return [
+        getattr(row, "client_id", None) if panel.kind == "overrides" else row.pk
+        for row in panel.rows
+    ]
+
+
+@pytest.fixture
+def firm_day(my_day, advisor, manager, acme, stranger):
+    """Something in every panel a manager sees: a client newly adversarial,
+    an override ending soon, disagreements not yet reviewed; many follow-ups."""
+    Client.objects.filter(pk=acme.pk).update(health_band=Band.ADVERSARIAL, health_score=20)
+    HealthSnapshot.objects.create(client=acme, date=TODAY - 40 * DAY, score=80, band=Band.HEALTHY)
+    globex = ClientFactory(name="Globex", lead_advisor=advisor, team=acme.team)
+    band_override_set(
+        globex, by=manager, band=Band.STRAINED, reason="Settling", expires_on=TODAY + 10 * DAY
+    )
+    later = ClientFactory(name="Hooli", lead_advisor=advisor, team=acme.team)
+    band_override_set(
+        later, by=manager, band=Band.STRAINED, reason="Later", expires_on=TODAY + 30 * DAY
+    )
+    engagement = acme.engagements.first()
+    for number in range(HOME_LIST_LENGTH + 3):
+        DisagreementFactory(
+            engagement=engagement, title=f"Chase {number}", follow_up_on=TODAY - number * DAY
+        )
+
+
+@pytest.mark.parametrize("role", ["advisor", "manager", "admin"])
+def test_every_panel_links_to_the_same_rows_in_its_list(client, request, firm_day, role):
+    user = request.getfixturevalue(role)
+    client.force_login(user)
+    board = selectors.dashboard(user)["board"]
+    panels = [*selectors.dashboard(user)["waiting"], *(board["panels"] if board else [])]
+
+    assert {panel.key for panel in panels} >= {"acknowledgment", "overdue", "followup", "decision"}
+    for panel in panels:
+        shown, total = list_rows(client, panel.url)
+        assert total == panel.count, panel.title
+        if panel.kind == "disagreements":
+            assert shown[: len(panel.rows)] == panel_ids(panel), panel.title  # same order
+        else:
+            assert set(panel_ids(panel)) <= set(shown), panel.title
+    if role != "advisor":
+        found = {panel.key: panel for panel in panels}
+        assert [row.name for row in found["adversarial"].rows] == ["Acme Holdings"]
+        assert [row.client.name for row in found["overrides"].rows] == ["Globex"]
+        assert (
+            found["review"].count
+            == Disagreement.objects.active()
+            .awaiting_review()
+            .filter(client__in=Client.objects.visible_to(user))
+            .count()
+        )
+
+
+def test_the_managers_panels_come_before_their_own_and_link_to_the_board(client, manager, firm_day):
+    page = home(client, manager)
+
+    assert page.index('id="adversarial-heading"') < page.index('id="waiting-heading"')
+    assert titles(page, "adversarial-heading") == ["Acme Holdings"]
+    assert titles(page, "overrides-heading") == ["Globex"]
+    assert "/health/?attention=override_ending" in section(page, "overrides-heading")
+    assert "/disagreements/?review=waiting&amp;o=occurred" in section(page, "review-heading") or (
+        "/disagreements/?review=waiting&o=occurred" in section(page, "review-heading")
+    )
+    assert 'id="letgo-heading"' not in page  # admins decide
+
+
+def test_an_admin_sees_the_let_go_proposals_waiting_for_them_first(
+    client, admin, manager, advisor, acme, acme_engagement
+):
+    dispute = DisagreementFactory(engagement=acme_engagement)
+    letgo_propose(
+        acme,
+        by=manager,
+        reason=LetGoCase.Reason.HOSTILE_CONDUCT,
+        justification="Threats to staff.",
+        evidence=[dispute],
+        notify=False,
+    )
+
+    page = home(client, admin)
+
+    assert page.index('id="letgo-heading"') < page.index('id="board-heading"')
+    assert titles(page, "letgo-heading") == ["Acme Holdings"]
+    assert count(page, "letgo-heading") == 1
+    waiting = client.get(reverse("letgo-list"), {"status": "proposed"}).content.decode()
+    assert "Proposals waiting for a decision" in waiting and "Acme Holdings" in waiting
+
+
+def test_my_clients_filter_keeps_to_the_clients_i_work_on(client, manager, acme_engagement, team):
+    mine = EngagementFactory(client=ClientFactory(name="Managed", lead_advisor=manager, team=team))
+    DisagreementFactory(engagement=mine, title="On my client")
+    DisagreementFactory(engagement=acme_engagement, title="On the team's client")
+    client.force_login(manager)
+
+    everyone = client.get(reverse("disagreement-list")).content.decode()
+    only_mine = client.get(reverse("disagreement-list"), {"mine": "yes"}).content.decode()
+
+    assert "On the team&#x27;s client" in everyone or "On the team's client" in everyone
+    assert "On my client" in only_mine
+    assert "On the team" not in only_mine
 
 
 def _rows(advisor, team, count: int) -> None:
@@ -191,4 +309,4 @@ def test_the_home_query_count_does_not_grow_with_the_rows(client, request, team,
         page = client.get(reverse("dashboard")).content.decode()
 
     assert len(many) == len(few)
-    assert "Follow-up due" in page
+    assert "All " in page and "in the list" in page
