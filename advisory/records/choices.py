@@ -115,12 +115,14 @@ class EngagementPicker:
                 found = found.filter(Q(client__name__icontains=word) | Q(title__icontains=word))
             rows = list(found[: PICKER_SHOWS + 1])
         elif not self.query:
-            mine = Q(lead_advisor=self.user) | Q(members=self.user)
-            rows = list(ordered.filter(mine).distinct()[: PICKER_SHOWS + 1])
-            if not rows:
-                rows = list(ordered[: PICKER_SHOWS + 1])
-                if len(rows) > PICKER_SHOWS:
-                    rows = []  # too many to offer untyped: the picker asks for a name
+            # Not a join on members (with DISTINCT): that reads every engagement.
+            worked_on = Engagement.members.through.objects.filter(user=self.user.pk)
+            mine = Q(lead_advisor=self.user.pk) | Q(pk__in=worked_on.values("engagement"))
+            rows = list(ordered.filter(mine)[: PICKER_SHOWS + 1])
+            # Nothing of their own: the whole scope, when it is short (asked
+            # unordered first, so a long scope is never sorted for nothing).
+            if not rows and len(scope.values("pk")[: PICKER_SHOWS + 1]) <= PICKER_SHOWS:
+                rows = list(ordered)
         more = len(rows) > PICKER_SHOWS
         rows = rows[:PICKER_SHOWS]
         if self.chosen is not None and all(row.pk != self.chosen for row in rows):
