@@ -299,7 +299,6 @@ class DisagreementLogForm(DisagreementForm):
             (value, "Not decided yet" if value == Disagreement.Decision.PENDING else label)
             for value, label in Disagreement.Decision.choices
         ]
-        decision.help_text = "If the client has already decided, record it now."
         decision.required = False  # not sent (the API's form, older pages): not decided yet
         engagement = (
             Field("engagement", template="advisory/_engagement_picker.html")
@@ -313,7 +312,7 @@ class DisagreementLogForm(DisagreementForm):
             engagement,
             *[name for name in DisagreementForm.Meta.fields if name != "engagement"],
             Fieldset(
-                "The client's decision",
+                "If the client has already decided",
                 *decision_layout(),
                 css_class="border-top pt-3",
             ),

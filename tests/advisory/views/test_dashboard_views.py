@@ -231,7 +231,12 @@ def test_every_panel_links_to_the_same_rows_in_its_list(client, request, firm_da
         )
 
 
-def test_the_managers_panels_come_before_their_own_and_link_to_the_board(client, manager, firm_day):
+def test_the_managers_panels_come_before_their_own_and_link_to_the_board(
+    client, manager, firm_day, team
+):
+    assert 'id="waiting-heading"' not in home(client, manager)  # no client of their own
+    ClientFactory(name="Managed", lead_advisor=manager, team=team)
+
     page = home(client, manager)
 
     assert page.index('id="adversarial-heading"') < page.index('id="waiting-heading"')
