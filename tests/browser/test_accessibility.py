@@ -234,6 +234,7 @@ VISITS = [
     Visit("health-board-band", "/health/?band=strained"),
     Visit("advisor-breakdown", "/health/advisors/", roles=REVIEWERS),
     Visit("letgo-list", "/let-go/", roles=REVIEWERS),
+    Visit("letgo-waiting", "/let-go/?status=proposed", roles=REVIEWERS),
     Visit("letgo-approved", "/let-go/{approved}/"),
     Visit("letgo-proposed", "/let-go/{proposed}/", roles=REVIEWERS),
     Visit("letgo-letter", "/let-go/{approved}/letter/"),
