@@ -455,16 +455,19 @@ def test_each_kind_shows_a_page_and_offers_more(client, advisor, many):
     assert 'rel="prev"' in second.content.decode()
 
 
+@pytest.mark.parametrize("who", ["advisor", "admin"])
 def test_the_page_costs_the_same_queries_however_many_records_match(
-    client, advisor, many, django_assert_num_queries
+    client, request, who, many, django_assert_num_queries
 ):
-    client.force_login(advisor)
+    client.force_login(request.getfixturevalue(who))
     client.get(URL)  # the session's first request of the minute writes its expiry
 
-    # The session and the user (2); per kind, clients and engagements one each;
-    # disagreements: their own ranks, the comments' ranks, the page's rows,
-    # and the matching comments shown.
-    with django_assert_num_queries(8):
+    # The session, the user and the bell's unread count (3); the ids of the
+    # clients in scope, or for an admin (whose scope is everything, so no ids)
+    # their two-factor device; clients and engagements one each; disagreements
+    # three: their own ranks, their comments' ranks, the page's rows (a fourth
+    # loads the comments shown, when a comment ranks above its disagreement).
+    with django_assert_num_queries(9):
         response = _search(client, "walrus")
 
     assert response.context["total"] == 3 * search.PER_PAGE
