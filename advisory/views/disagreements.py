@@ -153,8 +153,10 @@ def _detail_context(request: HttpRequest, disagreement: Disagreement, **forms) -
         "can_attach": not disagreement.is_read_only
         and editable
         and user.has_perm("advisory.add_evidencefile"),
+        # Archived, it cannot be changed (record_save refuses): nothing to offer.
         "can_review": user.has_perm("advisory.review_disagreement")
-        and not disagreement.is_reviewed,
+        and not disagreement.is_reviewed
+        and not disagreement.is_archived,
         "decision_form": forms.get("decision_form") or DecisionForm(instance=disagreement),
         "outcome_form": forms.get("outcome_form") or OutcomeForm(instance=disagreement),
         "comment_form": forms.get("comment_form") or CommentForm(),

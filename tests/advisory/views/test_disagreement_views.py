@@ -1024,6 +1024,19 @@ def test_an_advisor_may_not_mark_a_disagreement_reviewed(client, advisor, disput
     assert "Mark reviewed" not in text(client.get(dispute.get_absolute_url()))
 
 
+def test_an_archived_disagreement_offers_no_review_and_refuses_one(client, manager, dispute):
+    Disagreement.objects.filter(pk=dispute.pk).update(is_archived=True)
+    client.force_login(manager)
+
+    assert "Mark reviewed" not in text(client.get(dispute.get_absolute_url()))
+    response = client.post(url("disagreement-review", dispute), {"version": 1}, follow=True)
+
+    assert "archived" in text(response)
+    dispute.refresh_from_db()
+    assert not dispute.is_reviewed
+    assert dispute.history.count() == 1
+
+
 def test_a_stale_review_is_refused_with_a_message(client, manager, dispute):
     client.force_login(manager)
 
