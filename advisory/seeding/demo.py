@@ -435,7 +435,8 @@ class _Disagreement:
     record: Disagreement | None = None
     story: _Context | None = None
     steps: list[tuple[datetime.date, int, Callable]] = field(default_factory=list)
-    reviewed: tuple[datetime.date, str] | None = None  # the manager's review: day, state found
+    reviewed: tuple[datetime.date, str] | None = None  # the review: day, state found
+    reviewer: User | None = None
 
     @property
     def day(self) -> datetime.date:
@@ -481,9 +482,9 @@ class _Story:
             team: [self.users[s.username] for s in USERS if s.team == team and s.role != Role.ADMIN]
             for team in TEAMS
         }
-        reviewer = next(spec for spec in USERS if spec.manages)
-        self.reviewer = self.users[reviewer.username]
-        self.reviewed_team = reviewer.team
+        # Who reviews each team's disagreements: its manager, else the admin.
+        self.reviewers = {spec.team: self.users[spec.username] for spec in USERS if spec.manages}
+        self.admin = next(self.users[spec.username] for spec in USERS if spec.role == Role.ADMIN)
         self.events: list[tuple[datetime.datetime, int, Callable[[], None]]] = []
         self.plans: list[_Disagreement] = []
         # Who works on each client personally (Client.PEOPLE): its lead advisor,
@@ -726,19 +727,16 @@ class _Story:
                 }
                 steps.append((recorded, 5, self.record_outcome))
 
-        # A manager reviews a few of the grave ones on the team they manage.
+        # Every disagreement is reviewed within a fortnight or so, by the team's
+        # manager (by the admin where the team has none, and for the manager's
+        # own), so the last days' wait for review; a few grave ones get a note.
         grave = tone == Disagreement.Tone.HOSTILE or severity in ("high", "critical")
-        if (
-            engagement.record.client.team.name == self.reviewed_team
-            and person != self.reviewer
-            and grave
-            and age >= 10
-            and rng.random() < 0.12
-        ):
-            reviewed = working_day(day + _days(rng.randint(2, 12)))
-            if reviewed <= day:
-                reviewed = day + _days(3)  # Friday's, on Monday
-            reviewed = min(reviewed, today - _days(1))
+        reviewed = working_day(day + _days(rng.randint(2, 12)))
+        if reviewed <= day:
+            reviewed = day + _days(3)  # Friday's, on Monday
+        if reviewed < today:
+            reviewer = self.reviewers.get(engagement.record.client.team.name, self.admin)
+            plan.reviewer = self.admin if reviewer == person else reviewer
             if decision == Decision.PENDING or decided > reviewed:
                 state = "pending"
             elif decision != Decision.PROCEEDED:
@@ -748,20 +746,21 @@ class _Story:
             else:
                 state = "unacknowledged"
             plan.reviewed = (reviewed, state)
-            plan.review_note = REVIEW_NOTES[state].format(
-                client=engagement.record.client.name, advisor=person.first_name
-            )
-            if tone == Disagreement.Tone.HOSTILE:
-                plan.review_note += HOSTILE_NOTE
-            elif state in ("acknowledged", "settled"):
-                plan.review_note += CALM_NOTE
             steps.append((reviewed, 3, self.review))
             self.counts["reviewed"] += 1
-            if rng.random() < 0.35:
-                reply = REPLIES[0] if state == "unacknowledged" else rng.choice(REPLIES[1:])
-                plan.reply = reply.format(manager=self.reviewer.first_name)
-                replied = min(reviewed + _days(rng.randint(1, 3)), today)
-                steps.append((replied, 4, self.reply))
+            if grave and age >= 10 and rng.random() < 0.12:
+                plan.review_note = REVIEW_NOTES[state].format(
+                    client=engagement.record.client.name, advisor=person.first_name
+                )
+                if tone == Disagreement.Tone.HOSTILE:
+                    plan.review_note += HOSTILE_NOTE
+                elif state in ("acknowledged", "settled"):
+                    plan.review_note += CALM_NOTE
+                if rng.random() < 0.35:
+                    reply = REPLIES[0] if state == "unacknowledged" else rng.choice(REPLIES[1:])
+                    plan.reply = reply.format(manager=plan.reviewer.first_name)
+                    replied = min(reviewed + _days(rng.randint(1, 3)), today)
+                    steps.append((replied, 4, self.reply))
 
     def plan_acknowledgment(
         self, rng: random.Random, plan: _Disagreement, acknowledged: datetime.date
@@ -963,9 +962,10 @@ class _Story:
         self._write(when, plan.record, plan.logged_by, f"Outcome: {label}", plan.outcome)
 
     def review(self, when: datetime.datetime, plan: _Disagreement) -> None:
-        values = {"reviewed_at": when, "reviewed_by": self.reviewer}
-        self._write(when, plan.record, self.reviewer, "Reviewed: facts locked", values)
-        self._comment(when, plan.record, self.reviewer, plan.review_note)
+        values = {"reviewed_at": when, "reviewed_by": plan.reviewer}
+        self._write(when, plan.record, plan.reviewer, "Reviewed: facts locked", values)
+        if plan.review_note:
+            self._comment(when, plan.record, plan.reviewer, plan.review_note)
 
     def reply(self, when: datetime.datetime, plan: _Disagreement) -> None:
         self._comment(when, plan.record, plan.logged_by, plan.reply)
