@@ -790,7 +790,7 @@ def test_a_managers_home_shows_the_band_counts_of_their_teams(client, manager, t
 def test_a_managers_home_lists_the_clients_that_turned_adversarial(client, manager, turned):
     section = board_section(home(client, manager))
 
-    listed = section[section.index("Turned adversarial in the last 30 days") :]
+    listed = section[section.index("Clients turned adversarial in the last 30 days") :]
     assert "Bolt Logistics" in listed
     assert "Dynamo Retail" not in listed  # already adversarial 40 days ago
     assert "Initech" not in listed  # another team's
@@ -804,7 +804,7 @@ def test_a_client_adversarial_since_its_first_snapshot_counts_as_turned(
 
     section = board_section(home(client, manager))
 
-    assert "Newcomer Ltd" in section[section.index("Turned adversarial") :]
+    assert "Newcomer Ltd" in section[section.index("Clients turned adversarial") :]
 
 
 def test_turned_adversarial_agrees_with_the_tiles_on_the_30th_day(client, manager, cast):
@@ -819,7 +819,7 @@ def test_turned_adversarial_agrees_with_the_tiles_on_the_30th_day(client, manage
     section = board_section(home(client, manager))
     tiles = {t["band"]: t["change"] for t in board(client, manager).context["tiles"]}
 
-    listed = section[section.index("Turned adversarial") :]
+    listed = section[section.index("Clients turned adversarial") :]
     assert "Cobalt Foods" in listed
     assert "Bolt Logistics" not in listed
     assert tiles["adversarial"] == 3 - 1  # Bolt, Cobalt, Dynamo now; Bolt then
@@ -829,14 +829,14 @@ def test_an_advisors_home_has_no_board_section(client, advisor, turned):
     page = home(client, advisor)
 
     assert 'id="board-heading"' not in page
-    assert "Turned adversarial" not in page
+    assert "turned adversarial" not in page
 
 
 def test_an_admins_home_links_the_letgo_queue(client, admin, turned):
     section = board_section(home(client, admin))
 
     assert f'href="{reverse("letgo-list")}">Let-go queue</a>' in section
-    assert "Initech" in section[section.index("Turned adversarial") :]
+    assert "Initech" in section[section.index("Clients turned adversarial") :]
 
 
 def test_a_managers_home_has_no_letgo_queue_link(client, manager, turned):
