@@ -153,13 +153,16 @@ class _Forms(HTMLParser):
         fields, options = self._form["fields"], self._form["options"]
         if tag == "input" and usable:
             kind = (found.get("type") or "text").lower()
-            value = found.get("value") or ""
+            value = found.get("value")
             if kind in ("checkbox", "radio"):
-                options.setdefault(name, []).append(value or "on")
+                # A browser sends "on" only for a box without a value attribute;
+                # value="" (a "Not recorded" radio) is sent as "".
+                value = "on" if value is None else value
+                options.setdefault(name, []).append(value)
                 if "checked" in found:
-                    fields[name] = value or "on"
+                    fields[name] = value
             elif kind not in ("submit", "button", "image", "reset", "file"):
-                fields[name] = value
+                fields[name] = value or ""
         elif tag == "textarea" and usable:
             self._textarea, self._text = name, []
         elif tag == "select":
