@@ -86,6 +86,7 @@ urlpatterns = [
     path("evidence/<int:pk>/", evidence.evidence_download, name="evidence-download"),
     path("health/", health.health_board, name="health-board"),
     path("health/advisors/", health.advisor_breakdown, name="advisor-breakdown"),
+    path("health/score/", health.health_score_explained, name="health-score"),
     # CSV import (managers and admins)
     path("imports/", imports.import_upload, name="import-upload"),
     path("imports/preview/", imports.import_preview, name="import-preview"),

@@ -203,6 +203,10 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", default="Europe/London")
 USE_I18N = True
 USE_TZ = True
+# How dates read on every page, e-mail and the History tab ("7 Dec 2026",
+# "7 Dec 2026, 14:05"): config/formats/en/formats.py. The locale's formats win
+# over DATE_FORMAT and friends in this file, so they are set there.
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # Static files: our own under static/, a few built files from node_modules
 # (see config/staticfiles.py), served by whitenoise.
@@ -406,6 +410,36 @@ LOGGING = {
 # Candor's own settings.
 # At least 12 characters, like every other password (AUTH_PASSWORD_VALIDATORS).
 CANDOR_DEMO_PASSWORD = "candor-demo-pass"
+# Engagement fees are in this currency (an ISO 4217 code), shown with its
+# symbol and thousands separators ("£12,500.00"); CSV exports keep the plain
+# number and name the currency in the column header ("Fee (GBP)").
+# CANDOR_CURRENCIES are the codes Candor knows, each with the symbol written
+# before an amount ("" for none: "CHF 12,500.00"). All have two decimal places.
+CANDOR_CURRENCIES = {
+    "GBP": "£",
+    "EUR": "€",
+    "USD": "$",
+    "CAD": "CA$",
+    "AUD": "A$",
+    "NZD": "NZ$",
+    "HKD": "HK$",
+    "SGD": "S$",
+    "INR": "₹",
+    "ZAR": "R",
+    "CHF": "",
+    "SEK": "",
+    "NOK": "",
+    "DKK": "",
+    "PLN": "",
+    "CZK": "",
+    "AED": "",
+}
+CANDOR_CURRENCY = env("CANDOR_CURRENCY", default="GBP").strip().upper()
+if CANDOR_CURRENCY not in CANDOR_CURRENCIES:
+    raise ImproperlyConfigured(
+        f"CANDOR_CURRENCY={CANDOR_CURRENCY!r} is not a currency Candor knows: "
+        f"use one of {', '.join(sorted(CANDOR_CURRENCIES))} (ISO 4217 codes)."
+    )
 # Where Candor is reached, for links in e-mails.
 CANDOR_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Notifications (advisory/notifications/): how often a failed e-mail is tried

@@ -18,6 +18,7 @@ CONFIG_VARS = [
     "SECURE_SSL",
     "EMAIL_URL",
     "ALLOWED_HOSTS",
+    "CANDOR_CURRENCY",
 ]
 
 PRINT_SETTINGS = """
@@ -87,6 +88,13 @@ def test_without_debug_a_secret_key_is_required():
     result = run(["-c", PRINT_SETTINGS], SECRET_KEY="")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_an_unknown_currency_stops_the_start_with_the_codes_to_use():
+    result = run(["-c", PRINT_SETTINGS], SECRET_KEY="x", CANDOR_CURRENCY="pounds")
+    assert result.returncode != 0
+    assert "CANDOR_CURRENCY='POUNDS' is not a currency Candor knows" in result.stderr
+    assert "GBP" in result.stderr
 
 
 def test_debug_sends_mail_to_the_console():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.text import capfirst
 
 from accounts.models import User
@@ -176,10 +176,12 @@ def _display(field: models.Field, value: Any, names: dict[type[models.Model], di
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    # Dates read as on every other page ("7 Dec 2026", "7 Dec 2026, 14:05"):
+    # config/formats/en/formats.py.
     if isinstance(value, datetime.datetime):
         if timezone.is_aware(value):
             value = timezone.localtime(value)
-        return value.strftime("%Y-%m-%d %H:%M")
+        return formats.date_format(value, "DATETIME_FORMAT")
     if isinstance(value, datetime.date):
-        return value.isoformat()
+        return formats.date_format(value, "DATE_FORMAT")
     return str(value)

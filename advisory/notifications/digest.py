@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts.models import Team, User
 from accounts.roles import Role
@@ -117,7 +117,10 @@ def send_weekly_digests(*, today: datetime.date | None = None) -> int:
                 kind=Kind.WEEKLY_DIGEST,
                 event_key=f"digest:{year}-W{week:02d}",
                 recipients=[manager],
-                title=f"Weekly digest: {start:%-d %B} to {end:%-d %B %Y}",
+                title=(
+                    f"Weekly digest: {formats.date_format(start, 'MONTH_DAY_FORMAT')} "
+                    f"to {formats.date_format(end)}"
+                ),
                 body=render_to_string("advisory/email/digest_body.txt", {"d": digest}).strip(),
                 url=reverse("health-board"),
             )

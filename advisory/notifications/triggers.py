@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts.models import User
 from accounts.roles import Role
@@ -196,8 +196,8 @@ def remind_follow_ups(*, today: datetime.date | None = None) -> int:
                 title=f"Follow-up due: {disagreement.title}",
                 body=(
                     f"{disagreement.client}: the follow-up set for "
-                    f"{disagreement.follow_up_on:%-d %B %Y} has come and the disagreement "
-                    "is still open."
+                    f"{formats.date_format(disagreement.follow_up_on)} has come and the "
+                    "disagreement is still open."
                 ),
                 url=disagreement.get_absolute_url(),
                 client=disagreement.client,
@@ -230,7 +230,8 @@ def remind_missing_acknowledgments(*, today: datetime.date | None = None) -> int
                 title=f"Acknowledgment still missing: {disagreement.title}",
                 body=(
                     f"{disagreement.client} proceeded against our advice on "
-                    f"{disagreement.decided:%-d %B %Y} and has not acknowledged the risk yet. "
+                    f"{formats.date_format(disagreement.decided)} and has not acknowledged "
+                    "the risk yet. "
                     "Ask for it in the client's own words (e-mail, signed letter or minutes)."
                 ),
                 url=disagreement.get_absolute_url(),

@@ -1,8 +1,12 @@
-"""Template helpers for Candor's pages: badges and sortable column headers."""
+"""Template helpers for Candor's pages: badges, status pills, money and sortable
+column headers."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
 from django import template
+from django.conf import settings
 from django.db import models
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -18,6 +22,52 @@ def badge(obj: models.Model, field: str) -> str:
         return ""
     label = getattr(obj, f"get_{field}_display")()
     return format_html('<span class="badge badge-{}-{}">{}</span>', field, value, label)
+
+
+@register.inclusion_tag("advisory/_status_pills.html")
+def status_pills(disagreement, only: str = "") -> dict:
+    """A disagreement's state as pills, each said once: what it waits on
+    ("Awaiting decision", "Awaiting acknowledgment", "Awaiting outcome",
+    "Follow-up due") instead of a "Pending" decision or verdict badge, and the
+    decision and verdict only once they say something.
+
+    `only` picks one part for a table's own column: "decision" (the decision,
+    or that it is awaited, and a missing acknowledgment), "verdict" (the
+    verdict, or that the outcome is awaited) or "follow_up".
+    """
+    d = disagreement
+    parts = {"decision": [], "verdict": [], "follow_up": []}
+    if d.awaiting_decision:
+        parts["decision"].append(("text-bg-light border", "Awaiting decision"))
+    else:
+        parts["decision"].append((f"badge-decision-{d.decision}", d.get_decision_display()))
+    if d.awaiting_acknowledgment:
+        parts["decision"].append(("text-bg-warning", "Awaiting acknowledgment"))
+    if d.verdict != d.Verdict.PENDING:
+        parts["verdict"].append((f"badge-verdict-{d.verdict}", d.get_verdict_display()))
+    elif d.awaiting_outcome:
+        parts["verdict"].append(("text-bg-light border", "Awaiting outcome"))
+    if d.follow_up_due:
+        parts["follow_up"].append(("text-bg-danger", "Follow-up due"))
+    keys = [only] if only else list(parts)
+    return {"pills": [pill for key in keys for pill in parts[key]]}
+
+
+@register.filter
+def money(amount) -> str:
+    """An amount in settings.CANDOR_CURRENCY, as people write it: "£12,500.00",
+    "-$900.50", "CHF 12,500.00" (a code without a symbol Candor knows); "—"
+    for none. Exports keep the plain number."""
+    if amount is None or amount == "":
+        return "—"
+    try:
+        value = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return str(amount)
+    code = settings.CANDOR_CURRENCY
+    symbol = settings.CANDOR_CURRENCIES.get(code) or f"{code}\N{NO-BREAK SPACE}"
+    sign = "-" if value < 0 else ""
+    return f"{sign}{symbol}{abs(value):,.2f}"
 
 
 @register.simple_tag
@@ -69,6 +119,13 @@ def trend(value: int | None) -> str:
         f"{value:+d}",
         words,
     )
+
+
+@register.simple_tag
+def health_weight(name: str):
+    """One number of the health recipe in force (settings.CANDOR_HEALTH), so
+    that the words around the score follow a recalibration."""
+    return settings.CANDOR_HEALTH[name]
 
 
 @register.filter

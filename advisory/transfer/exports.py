@@ -20,9 +20,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.functional import lazy
 
 from advisory.models import Band
 
@@ -126,7 +128,7 @@ class ListExport:
 
     @property
     def header(self) -> list[str]:
-        return [label for label, _value in self.columns]
+        return [str(label) for label, _value in self.columns]
 
     def rows(self, *querysets: QuerySet) -> Iterator[list]:
         """The querysets' rows one after the other, read a chunk at a time.
@@ -152,12 +154,16 @@ def _band(client) -> str:
     return client.get_health_band_display() if client.health_band else "Not scored"
 
 
+# Read when the header is written, so that it follows settings.CANDOR_CURRENCY.
+_fee_header = lazy(lambda: f"Fee ({settings.CANDOR_CURRENCY})", str)()
+
+
 def _local_date(moment: datetime.datetime | None) -> datetime.date | None:
     return None if moment is None else timezone.localdate(moment)
 
 
 def _open_items(disagreement) -> list[str]:
-    # The badges of advisory/_open_items.html.
+    # The open-item pills of {% status_pills %} (advisory/templatetags/candor.py).
     items = {
         "Awaiting decision": disagreement.awaiting_decision,
         "Awaiting acknowledgment": disagreement.awaiting_acknowledgment,
@@ -192,7 +198,8 @@ ENGAGEMENTS = ListExport(
         ("Status", _display("status")),
         ("Start", lambda e: e.start_date),
         ("End", lambda e: e.end_date),
-        ("Fee", lambda e: e.fee),
+        # A plain number, its currency in the header: "Fee (GBP)".
+        (_fee_header, lambda e: e.fee),
         ("Archived", lambda e: e.is_archived),
     ],
 )

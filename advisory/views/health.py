@@ -1,15 +1,18 @@
-"""Relationship health: the board, the advisor breakdown and band overrides."""
+"""Relationship health: the board, the advisor breakdown, how the score is
+computed, and band overrides."""
 
 from __future__ import annotations
 
 import datetime
+import math
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
@@ -75,7 +78,7 @@ def health_board(request: HttpRequest) -> HttpResponse:
         band.label: [history.bands[m][band] for m in history.months]
         for band in selectors.BAND_ORDER
     }
-    month_labels = [m.strftime("%b %Y") for m in history.months]
+    month_labels = [formats.date_format(m, "YEAR_MONTH_FORMAT") for m in history.months]
     context = {
         "filter": filterset,
         "page_obj": page,
@@ -113,6 +116,36 @@ def advisor_breakdown(request: HttpRequest) -> HttpResponse:
     since = timezone.localdate() - datetime.timedelta(days=BREAKDOWN_DAYS)
     stats = selectors.advisor_breakdown(Disagreement.objects.visible_to(request.user), since=since)
     return render(request, "advisory/advisor_breakdown.html", {"stats": stats, "since": since})
+
+
+@permission_required("advisory.view_client")
+def health_score_explained(request: HttpRequest) -> HttpResponse:
+    """How the health score is computed: the recipe (advisory/health/score.py,
+    docs/scoring.md) with the weights in force, read from settings.CANDOR_HEALTH
+    so that the page follows any recalibration."""
+    w = settings.CANDOR_HEALTH
+    D = Disagreement
+
+    def factors(table: str, choices: type) -> list[tuple[str, float]]:
+        return [(label, w[table][value]) for value, label in choices.choices]
+
+    half_life = w["half_life_days"]
+    ages = sorted({0, half_life, 2 * half_life, w["ignore_after_days"]})
+    context = {
+        "weights": w,
+        "severity": factors("severity", D.Severity),
+        "tone": factors("tone", D.Tone),
+        "decision": factors("decision", D.Decision),
+        "outcome": factors("outcome", D.Verdict),
+        "decay": [(age, 0.5 ** (age / half_life)) for age in ages],
+        # What a total friction of one and two "scales" leaves of 100.
+        "examples": [
+            (total, math.floor(100 * math.exp(-total / w["scale"]) + 0.5))
+            for total in (w["scale"], 2 * w["scale"])
+        ],
+        "bands": w["bands"],
+    }
+    return render(request, "advisory/health_score.html", context)
 
 
 @require_POST

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import get_visible_or_404, permission_required
@@ -147,11 +147,8 @@ def _already_decided(case: LetGoCase) -> str:
             "Nothing was changed."
         )
     verdict = "declined" if case.status == LetGoCase.Status.DECLINED else "approved"
-    when = timezone.localtime(case.decided_at)
-    return (
-        f"{case.decided_by} already {verdict} this case on {when:%d %b %Y at %H:%M}; "
-        "nothing was changed."
-    )
+    when = formats.date_format(timezone.localtime(case.decided_at), "DATETIME_FORMAT")
+    return f"{case.decided_by} already {verdict} this case on {when}; nothing was changed."
 
 
 @require_POST

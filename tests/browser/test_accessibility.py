@@ -233,6 +233,7 @@ VISITS = [
     Visit("health-board", "/health/", then=_open_the_chart_tables),
     Visit("health-board-band", "/health/?band=strained"),
     Visit("advisor-breakdown", "/health/advisors/", roles=REVIEWERS),
+    Visit("health-score", "/health/score/"),
     Visit("letgo-list", "/let-go/", roles=REVIEWERS),
     Visit("letgo-waiting", "/let-go/?status=proposed", roles=REVIEWERS),
     Visit("letgo-approved", "/let-go/{approved}/"),

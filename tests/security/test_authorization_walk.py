@@ -141,6 +141,7 @@ PAGES: dict[str, tuple[str, str | None]] = {
     "evidence-download": (ADVISOR, "evidence"),
     "health-board": (ADVISOR, None),
     "advisor-breakdown": (MANAGER, None),
+    "health-score": (ADVISOR, None),
     "import-upload": (MANAGER, None),
     "import-preview": (MANAGER, None),
     "import-confirm": (MANAGER, None),

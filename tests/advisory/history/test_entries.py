@@ -64,8 +64,9 @@ def test_it_shows_dates_and_empty_values_readably(dispute, manager):
 
     cleared, set_ = history_entries(dispute)[:2]
 
-    assert set_.changes == [FieldChange("Follow-up date", "—", "2030-01-31")]
-    assert cleared.changes == [FieldChange("Follow-up date", "2030-01-31", "—")]
+    # As every page writes a day: config/formats/en/formats.py.
+    assert set_.changes == [FieldChange("Follow-up date", "—", "31 Jan 2030")]
+    assert cleared.changes == [FieldChange("Follow-up date", "31 Jan 2030", "—")]
     assert cleared.reason == ""
 
 

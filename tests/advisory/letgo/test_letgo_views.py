@@ -480,7 +480,7 @@ def test_a_second_admin_is_told_who_decided_and_when_and_nothing_changes(
     assert response.status_code == 302
     assert response.url == url("letgo-detail", case)
     [message] = shown_messages(response)
-    assert "Dana Tester already approved this case on 01 Jul 2027 at 10:30" in message
+    assert "Dana Tester already approved this case on 1 Jul 2027, 10:30" in message
     assert "nothing was changed" in message
     assert state(case) == before
     page = client.get(response.url).content.decode()

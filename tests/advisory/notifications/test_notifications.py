@@ -414,7 +414,7 @@ def test_the_weekly_digest_tells_each_manager_about_their_teams_only_once(
 
     [sent] = Notification.objects.filter(kind=Kind.WEEKLY_DIGEST)
     assert sent.recipient == manager
-    assert sent.body.startswith(f"What happened from {start:%-d %B} to {end:%-d %B %Y} in ")
+    assert sent.body.startswith(f"What happened from {start:%-d %b} to {end:%-d %b %Y} in ")
     assert "in Corporate Advisory." in sent.body
     assert "Acme Holdings: Healthy → Strained" in sent.body
     assert f"Acme Holdings: {overridden.title}" in sent.body

@@ -369,7 +369,9 @@ def test_bad_board_filters_export_every_row_as_the_board_shows_them(client, admi
 @pytest.mark.parametrize("name", TABLE_PAGES)
 def test_the_header_is_the_pages_columns(client, admin, cast, name):
     client.force_login(admin)
-    header = read(export(client, name))[0]
+    # The page writes "£12,500.00" under "Fee"; the export's plain number names
+    # its currency in the header: "Fee (GBP)".
+    header = [label.removesuffix(" (GBP)") for label in read(export(client, name))[0]]
     shown = [label for label in page_columns(page(client, name)) if label not in PAGES[name].charts]
     assert [label for label in header if label not in PAGES[name].inside] == shown
 
@@ -427,10 +429,16 @@ def test_an_engagement_row_has_iso_dates_and_the_fee_as_a_number(client, admin, 
         "Status": "Active",
         "Start": "2025-01-06",
         "End": "2026-12-31",
-        "Fee": "12500.00",
+        "Fee (GBP)": "12500.00",
         "Archived": "false",
     }
-    assert row_of(client, "engagements", "Cobalt Foods audit")["Fee"] == ""
+    assert row_of(client, "engagements", "Cobalt Foods audit")["Fee (GBP)"] == ""
+
+
+def test_the_fee_column_names_the_firms_currency(client, admin, cast, settings):
+    settings.CANDOR_CURRENCY = "EUR"
+    client.force_login(admin)
+    assert row_of(client, "engagements", "Acme Holdings audit")["Fee (EUR)"] == "12500.00"
 
 
 def test_a_disagreement_row_has_labels_not_codes(client, admin, cast):
@@ -525,7 +533,7 @@ def test_numbers_are_not_mangled(client, admin, cast):
     client.force_login(admin)
     initech = row_of(client, "health", "Initech")
     assert (initech["Health"], initech["Trend"]) == ("10", "-40")
-    assert row_of(client, "engagements", "Bolt Logistics audit")["Fee"] == "900.50"
+    assert row_of(client, "engagements", "Bolt Logistics audit")["Fee (GBP)"] == "900.50"
 
 
 def test_the_cell_rules():

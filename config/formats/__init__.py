@@ -1,0 +1,1 @@
+"""Candor's date formats (FORMAT_MODULE_PATH in config/settings.py)."""
