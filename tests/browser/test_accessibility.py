@@ -155,7 +155,7 @@ class Visit:
 
 
 def _preview_an_import(page: Page) -> None:
-    page.get_by_label("Clients").check()
+    page.get_by_label("Clients", exact=True).check()
     page.get_by_label("CSV file").set_input_files(
         files=[
             {
