@@ -33,10 +33,10 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import User
-    from advisory.seeding.scale import ADVISOR, MANAGER
+    from advisory.seeding.scale import ADMIN, ADVISOR, MANAGER
     from bench.queries import endpoints
 
-    users = {"manager": MANAGER, "advisor": ADVISOR}
+    users = {"manager": MANAGER, "advisor": ADVISOR, "admin": ADMIN}
     for item in endpoints():
         if args.pages and item["name"] not in args.pages:
             continue
