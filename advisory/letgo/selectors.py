@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+import datetime
+from dataclasses import dataclass
 
-from advisory.models import Disagreement, LetGoCase
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from advisory.models import Client, Disagreement, Engagement, LetGoCase
 
 D = Disagreement
 
@@ -31,4 +36,53 @@ def open_cases(cases: QuerySet[LetGoCase]) -> QuerySet[LetGoCase]:
     # Newest first, as in the export: Meta.ordering does not apply once counts are annotated.
     return (
         cases.open().annotate(**outcomes).order_by("-proposed_at", "-pk").prefetch_related(evidence)
+    )
+
+
+def engagements_ending(client: Client) -> QuerySet[Engagement]:
+    """The client's engagements still open: the ones a let-go letter ends."""
+    return client.engagements.filter(
+        is_archived=False,
+        status__in=[
+            Engagement.Status.PROPOSED,
+            Engagement.Status.ACTIVE,
+            Engagement.Status.ON_HOLD,
+        ],
+    ).order_by("title", "pk")
+
+
+@dataclass(frozen=True)
+class Consequences:
+    """What a decision on a case will do, shown before it is confirmed."""
+
+    engagements: list[Engagement]  # those the letter ends (none for a decline)
+    effective_on: datetime.date | None  # when the work ends, if the case sets a date
+    notified: list[User]  # who Candor tells
+
+
+def decision_consequences(case: LetGoCase, *, approve: bool) -> Consequences:
+    """Approving drafts the letter today, with the case's notice period; either
+    decision is sent to whoever proposed the case and the client's lead advisor
+    (notifications.triggers.letgo_decided)."""
+    notified = list(dict.fromkeys([case.proposed_by, case.client.lead_advisor]))
+    if not approve:
+        return Consequences(engagements=[], effective_on=None, notified=notified)
+    return Consequences(
+        engagements=list(engagements_ending(case.client)),
+        effective_on=timezone.localdate() + datetime.timedelta(days=case.notice_days),
+        notified=notified,
+    )
+
+
+def completion_consequences(case: LetGoCase) -> Consequences:
+    """Completing notifies nobody: the client hears from the letter. The work
+    ends the notice period after the approval, the day the letter was drafted."""
+    effective_on = None
+    if case.decided_at is not None:
+        decided_on = timezone.localdate(case.decided_at)
+        effective_on = decided_on + datetime.timedelta(days=case.notice_days)
+    return Consequences(
+        engagements=list(engagements_ending(case.client)),
+        effective_on=effective_on,
+        notified=[],
     )

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import can_view
-from advisory.models import Client, Disagreement, Engagement, LetGoCase
+from advisory.letgo import selectors
+from advisory.models import Client, Disagreement, LetGoCase
 from advisory.notifications import triggers
 from advisory.records.versioning import EditConflict, record_save
 
@@ -98,14 +99,8 @@ def letgo_decide(
     notify: bool = True,
 ) -> LetGoCase:
     """Approve or decline a proposal (admins). A case decided meanwhile raises AlreadyDecided."""
-    _require(by, "accounts.decide_letgo")
     case = _locked(case, None)
-    if case.status != Status.PROPOSED:
-        raise AlreadyDecided(case)
-    if expected_version is not None and case.version != expected_version:
-        raise EditConflict(case)
-    if not approve and not note.strip():
-        raise ValidationError({"note": "Say why the proposal is declined."})
+    letgo_decide_check(case, by=by, approve=approve, note=note, expected_version=expected_version)
     case.status = Status.APPROVED if approve else Status.DECLINED
     case.decided_by, case.decided_at, case.decision_note = by, timezone.now(), note.strip()
     if approve:
@@ -118,6 +113,20 @@ def letgo_decide(
     if notify:
         triggers.letgo_decided(case)
     return case
+
+
+def letgo_decide_check(
+    case: LetGoCase, *, by: User, approve: bool, note: str, expected_version: int | None = None
+) -> None:
+    """What letgo_decide refuses, without changing anything: the confirmation
+    step asks it before showing what a decision will do. `case` as read now."""
+    _require(by, "accounts.decide_letgo")
+    if case.status != Status.PROPOSED:
+        raise AlreadyDecided(case)
+    if expected_version is not None and case.version != expected_version:
+        raise EditConflict(case)
+    if not approve and not note.strip():
+        raise ValidationError({"note": "Say why the proposal is declined."})
 
 
 @transaction.atomic
@@ -154,20 +163,28 @@ def letgo_update_offboarding(
 
 @transaction.atomic
 def letgo_complete(case: LetGoCase, *, by: User, expected_version: int) -> LetGoCase:
-    _require(by, "accounts.decide_letgo")
-    current = _locked(case, expected_version)
-    if current.status != Status.APPROVED:
-        raise ValidationError("Only an approved case can be completed.")
-    missing = [label for name, label, done in current.checklist if not done]
-    if missing:
-        raise ValidationError(
-            "Complete the offboarding checklist first: " + "; ".join(missing) + "."
-        )
+    current = _locked(case, None)
+    letgo_complete_check(current, by=by, expected_version=expected_version)
     current.status = Status.OFFBOARDED
     current.completed_by, current.completed_at = by, timezone.now()
     record_save(current, by=by, reason="Offboarding completed")
     _set_client_status(current.client, Client.Status.LET_GO, by=by, reason="Let go")
     return current
+
+
+def letgo_complete_check(case: LetGoCase, *, by: User, expected_version: int) -> None:
+    """What letgo_complete refuses, without changing anything (for the
+    confirmation step). `case` as read now."""
+    _require(by, "accounts.decide_letgo")
+    if case.version != expected_version:
+        raise EditConflict(case)
+    if case.status != Status.APPROVED:
+        raise ValidationError("Only an approved case can be completed.")
+    missing = [label for name, label, done in case.checklist if not done]
+    if missing:
+        raise ValidationError(
+            "Complete the offboarding checklist first: " + "; ".join(missing) + "."
+        )
 
 
 @transaction.atomic
@@ -191,14 +208,7 @@ def client_reinstate(client: Client, *, by: User, reason: str) -> Client:
 def draft_letter(case: LetGoCase, *, today: datetime.date | None = None) -> str:
     """A disengagement letter drafted from the case, to edit before it is sent."""
     today = today or timezone.localdate()
-    ending = case.client.engagements.filter(
-        is_archived=False,
-        status__in=[
-            Engagement.Status.PROPOSED,
-            Engagement.Status.ACTIVE,
-            Engagement.Status.ON_HOLD,
-        ],
-    )
+    ending = selectors.engagements_ending(case.client)
     return render_to_string(
         "advisory/letters/disengagement.txt",
         {

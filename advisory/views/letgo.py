@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.views.decorators.http import require_POST
 
+from accounts import two_factor
 from accounts.permissions import get_visible_or_404, permission_required
 from accounts.two_factor import verified_required
 from advisory.forms import LetGoDecisionForm, LetGoProposalForm, OffboardingForm, ReinstateForm
@@ -83,19 +88,20 @@ def letgo_propose(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("advisory.view_letgocase")
 def letgo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     case = _case(request, pk)
-    return render(request, "advisory/letgo_detail.html", _detail_context(case))
+    return render(request, "advisory/letgo_detail.html", _detail_context(request, case))
 
 
-def _detail_context(case: LetGoCase, **forms) -> dict:
+def _detail_context(request: HttpRequest, case: LetGoCase, **forms) -> dict:
     history = health_selectors.band_history(Client.objects.filter(pk=case.client_id))
     return {
         "case": case,
         "client": case.client,
+        "second_factor": _second_factor_missing(request),
         "evidence": case.evidence.select_related("engagement", "logged_by").order_by(
             "occurred_on", "pk"
         ),
         "decision_form": forms.get("decision_form")
-        or LetGoDecisionForm(initial={"version": case.version}),
+        or LetGoDecisionForm(initial={"version": case.version, "note": _kept_note(request, case)}),
         "offboarding_form": forms.get("offboarding_form") or OffboardingForm(instance=case),
         "reinstate_form": forms.get("reinstate_form") or ReinstateForm(),
         "score_chart": {
@@ -108,23 +114,90 @@ def _detail_context(case: LetGoCase, **forms) -> dict:
     }
 
 
+# --- The decision note, kept while the admin is away setting up two-factor sign-in ---
+
+# In the session: {case id: {"user": user id, "note": text}}. Kept on every
+# Approve or Decline, shown again on the case page, dropped once decided.
+NOTES_KEY = "_candor_letgo_notes"
+NOTE_LIMIT = LetGoDecisionForm.base_fields["note"].max_length
+
+
+def _keep_note(request: HttpRequest, case: LetGoCase, note: str) -> None:
+    notes = dict(request.session.get(NOTES_KEY, {}))
+    if note.strip():
+        notes[str(case.pk)] = {"user": request.user.pk, "note": note[:NOTE_LIMIT]}
+    else:
+        notes.pop(str(case.pk), None)
+    request.session[NOTES_KEY] = notes
+
+
+def _kept_note(request: HttpRequest, case: LetGoCase) -> str:
+    kept = request.session.get(NOTES_KEY, {}).get(str(case.pk))
+    if not isinstance(kept, dict) or kept.get("user") != request.user.pk:
+        return ""
+    return str(kept.get("note", ""))
+
+
+def _forget_note(request: HttpRequest, case: LetGoCase) -> None:
+    notes = dict(request.session.get(NOTES_KEY, {}))
+    if notes.pop(str(case.pk), None) is not None:
+        request.session[NOTES_KEY] = notes
+
+
+def _keeping_the_note(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Keep the typed note before verified_required may send the admin away to
+    set up two-factor sign-in: the case page shows it again on their return."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, pk: int) -> HttpResponse:
+        _keep_note(request, _case(request, pk), request.POST.get("note", ""))
+        return view(request, pk)
+
+    return wrapper
+
+
+def _second_factor_missing(request: HttpRequest) -> str:
+    """What an admin must do before deciding: "setup" (no authenticator app
+    yet), "code" (an app, but this session has not entered a code), or ""."""
+    if not request.user.has_perm("accounts.decide_letgo") or two_factor.is_verified(request.user):
+        return ""
+    return "code" if two_factor.is_enrolled(request.user) else "setup"
+
+
+# --- Deciding and completing: shown first, done once confirmed -------------------------
+
+
+def _confirmed(request: HttpRequest) -> bool:
+    return request.POST.get("confirm") == "1"
+
+
 @require_POST
 @permission_required("accounts.decide_letgo")
+@_keeping_the_note
 @verified_required(back="letgo-detail", purpose="decide let-go cases")
 def letgo_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve or Decline shows what the decision will do; the page's
+    confirm=1 makes it."""
     case = _case(request, pk)
+    if "approve" not in request.POST and "decline" not in request.POST:
+        # The set-up button, pressed once the session is verified (another
+        # tab): back to the case, where the kept note is.
+        return redirect(case)
     form = LetGoDecisionForm(request.POST)
     approve = "approve" in request.POST
     if form.is_valid():
+        note, version = form.cleaned_data["note"], form.cleaned_data["version"]
         try:
+            if not _confirmed(request):
+                services.letgo_decide_check(
+                    case, by=request.user, approve=approve, note=note, expected_version=version
+                )
+                return _confirm_decision(request, case, approve=approve, note=note, version=version)
             services.letgo_decide(
-                case,
-                by=request.user,
-                approve=approve,
-                note=form.cleaned_data["note"],
-                expected_version=form.cleaned_data["version"],
+                case, by=request.user, approve=approve, note=note, expected_version=version
             )
         except services.AlreadyDecided as exc:
+            _forget_note(request, case)
             messages.error(request, _already_decided(exc.case))
             return redirect(case)
         except EditConflict:
@@ -133,10 +206,26 @@ def letgo_decide(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             add_errors(form, exc)
         else:
+            _forget_note(request, case)
             messages.success(request, "Proposal approved." if approve else "Proposal declined.")
             return redirect(case)
-    context = _detail_context(case, decision_form=form)
+    context = _detail_context(request, case, decision_form=form)
     return render(request, "advisory/letgo_detail.html", context, status=400)
+
+
+def _confirm_decision(
+    request: HttpRequest, case: LetGoCase, *, approve: bool, note: str, version: int
+) -> HttpResponse:
+    context = {
+        "case": case,
+        "client": case.client,
+        "action": "approve" if approve else "decline",
+        "consequences": selectors.decision_consequences(case, approve=approve),
+        "note": note,
+        "version": version,
+        "post_to": reverse("letgo-decide", args=[case.pk]),
+    }
+    return render(request, "advisory/letgo_confirm.html", context)
 
 
 def _already_decided(case: LetGoCase) -> str:
@@ -192,7 +281,7 @@ def letgo_offboarding(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Offboarding saved.")
             return redirect(f"{case.get_absolute_url()}#offboarding")
-    context = _detail_context(case, offboarding_form=form)
+    context = _detail_context(request, case, offboarding_form=form)
     return render(request, "advisory/letgo_detail.html", context, status=400)
 
 
@@ -200,12 +289,24 @@ def letgo_offboarding(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("accounts.decide_letgo")
 @verified_required(back="letgo-detail", purpose="decide let-go cases")
 def letgo_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Complete offboarding shows what completing will do; the page's confirm=1
+    does it."""
     case = _case(request, pk)
     version = parse_id(request.POST.get("version", ""))
+    version = -1 if version is None else version
     try:
-        services.letgo_complete(
-            case, by=request.user, expected_version=-1 if version is None else version
-        )
+        if not _confirmed(request):
+            services.letgo_complete_check(case, by=request.user, expected_version=version)
+            context = {
+                "case": case,
+                "client": case.client,
+                "action": "complete",
+                "consequences": selectors.completion_consequences(case),
+                "version": version,
+                "post_to": reverse("letgo-complete", args=[case.pk]),
+            }
+            return render(request, "advisory/letgo_confirm.html", context)
+        services.letgo_complete(case, by=request.user, expected_version=version)
     except EditConflict:
         messages.error(request, "The case changed while you were reading it; check it again.")
     except ValidationError as exc:

@@ -256,7 +256,9 @@ def test_an_admin_without_an_app_is_sent_to_set_it_up_and_brought_back(client, a
 
     done = client.post(SETUP, {"code": code_for(page.context["secret"]), "next": back})
     assert f'href="{back}"' in done.content.decode()
-    response = client.post(decide, {"version": case.version, "note": "Clear.", "approve": "1"})
+    # Confirmed (letgo_confirm.html's form): the decision is made now.
+    confirmed = {"version": case.version, "note": "Clear.", "approve": "1", "confirm": "1"}
+    response = client.post(decide, confirmed)
     assert response.status_code == 302 and response["Location"] == back
     case.refresh_from_db()
     assert case.status == LetGoCase.Status.APPROVED
@@ -310,7 +312,7 @@ def test_a_verified_admin_decides(client, admin, case):
     client.force_login(admin)  # tests/otp.py: enrolled and verified
     response = client.post(
         reverse("letgo-decide", args=[case.pk]),
-        {"version": case.version, "note": "Clear.", "approve": "1"},
+        {"version": case.version, "note": "Clear.", "approve": "1", "confirm": "1"},
     )
     assert response.status_code == 302
     case.refresh_from_db()

@@ -478,7 +478,12 @@ FORMS = [
         "letgo-decide",
         lambda c: reverse("letgo-decide", args=[c.proposed.pk]),
         "admin",
-        lambda c: {"version": fresh(c.proposed).version, "note": "Agreed.", "decline": ""},
+        lambda c: {
+            "version": fresh(c.proposed).version,
+            "note": "Agreed.",
+            "decline": "",
+            "confirm": "1",  # as the confirmation page sends it
+        },
         {"version": "number", "note": "text", "approve": "choice"},
         record=lambda c: fresh(c.proposed),
         stored={"note": "decision_note"},
@@ -512,7 +517,7 @@ FORMS = [
         "letgo-complete",
         lambda c: reverse("letgo-complete", args=[c.approved.pk]),
         "admin",
-        lambda c: {"version": fresh(c.approved).version},
+        lambda c: {"version": fresh(c.approved).version, "confirm": "1"},
         {"version": "number"},
         valid_passes=False,  # the checklist isn't done
         watch=lambda c: [c.approved, c.approved.client],

@@ -21,7 +21,9 @@ from advisory.letgo.services import (
     letgo_withdraw,
 )
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
+from advisory.views import letgo as views
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
+from tests.otp import code_for
 from tests.records import fresh, tick_all
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +33,7 @@ D = Disagreement
 JUSTIFICATION = "Three overrides this year, each against written advice, and abuse on calls."
 XSS = "<script>alert('x')</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+SETUP = reverse("two-factor-setup")
 
 
 def url(name: str, obj) -> str:
@@ -410,10 +413,23 @@ def test_the_client_page_offers_to_propose_only_while_active(client, advisor, ac
 # --- Deciding ----------------------------------------------------------------------
 
 
-def decide(client, case, *, approve: bool, note: str = "", version: int | None = None):
+def decide(
+    client, case, *, approve: bool, note: str = "", version: int | None = None, confirm=True
+):
+    """Approve or Decline; by default as sent from the confirmation page."""
     data = {"version": case.version if version is None else version, "note": note}
     data["approve" if approve else "decline"] = "1"
+    if confirm:
+        data["confirm"] = "1"
     return client.post(url("letgo-decide", case), data)
+
+
+def complete(client, case, *, version: int | None = None, confirm=True):
+    """Complete offboarding; by default as sent from the confirmation page."""
+    data = {"version": case.version if version is None else version}
+    if confirm:
+        data["confirm"] = "1"
+    return client.post(url("letgo-complete", case), data)
 
 
 def test_an_admin_approves_the_client_is_flagged_and_the_letter_drafted(client, admin, case, acme):
@@ -699,10 +715,7 @@ def test_offboarding_and_completing_are_403_below_admin(role, request, client, a
         ).status_code
         == 403
     )
-    assert (
-        client.post(url("letgo-complete", approved), {"version": approved.version}).status_code
-        == 403
-    )
+    assert complete(client, approved).status_code == 403
     assert state(approved) == before
 
 
@@ -710,7 +723,7 @@ def test_completing_lets_the_client_go(client, admin, approved, acme):
     ticked = tick_all(approved, admin)
     client.force_login(admin)
 
-    response = client.post(url("letgo-complete", ticked), {"version": ticked.version})
+    response = complete(client, ticked)
 
     assert response.status_code == 302
     assert fresh(ticked).status == Status.OFFBOARDED
@@ -727,7 +740,7 @@ def test_completing_an_incomplete_checklist_is_refused_with_what_is_missing(
     client.force_login(admin)
     before = state(approved)
 
-    response = client.post(url("letgo-complete", approved), {"version": approved.version})
+    response = complete(client, approved)
 
     assert response.status_code == 302
     [message] = shown_messages(response)
@@ -741,12 +754,355 @@ def test_completing_with_a_stale_version_is_refused(client, admin, approved):
     client.force_login(admin)
     before = state(ticked)
 
-    response = client.post(url("letgo-complete", ticked), {"version": approved.version})
+    response = complete(client, ticked, version=approved.version)
 
     assert shown_messages(response) == [
         "The case changed while you were reading it; check it again."
     ]
     assert state(ticked) == before
+
+
+# --- Decisions are shown before they are made --------------------------------------
+
+
+def confirm_form(page: str) -> str:
+    """The confirmation page's form, as sent back."""
+    return page[page.index('<form method="post"', page.index("What will happen")) :]
+
+
+def test_approve_first_shows_what_will_happen_and_changes_nothing(
+    client, admin, case, acme_engagement, time_machine
+):
+    time_machine.move_to(datetime.datetime(2027, 3, 1, 12, tzinfo=datetime.UTC))
+    EngagementFactory(client=acme_engagement.client, title="Old tax return", status="completed")
+    client.force_login(admin)
+    before = state(case)
+
+    response = decide(client, case, approve=True, note="Agreed.\nSee the minutes.", confirm=False)
+
+    assert response.status_code == 200
+    assert response.templates[0].name == "advisory/letgo_confirm.html"
+    page = response.content.decode()
+    assert "Approve letting Acme Holdings go?" in page
+    assert "Nothing has been changed yet." in page
+    assert "Annual audit 2026" in page  # the open engagement ends
+    assert "Old tax return" not in page  # a finished one does not
+    assert "Our work ends on 31 Mar 2027" in page  # 30 days' notice from today
+    assert "Candor notifies Alice Tester (who proposed it" in page
+    assert "The client is not told until you send the letter." in page
+    assert "See the minutes." in page
+    form = confirm_form(page)
+    assert f'action="{url("letgo-decide", case)}"' in form
+    assert 'name="confirm" value="1"' in form
+    assert 'name="approve" value="1"' in form
+    assert f'name="version" value="{case.version}"' in form
+    assert 'name="note" value="Agreed.\nSee the minutes."' in form
+    assert "csrfmiddlewaretoken" in form
+    assert state(case) == before
+
+
+def test_confirming_the_approval_makes_it(client, admin, case, acme):
+    client.force_login(admin)
+    decide(client, case, approve=True, note="Agreed.", confirm=False)
+
+    response = decide(client, case, approve=True, note="Agreed.")
+
+    assert response.status_code == 302
+    assert fresh(case).status == Status.APPROVED
+    assert fresh(case).decision_note == "Agreed."
+    assert fresh(acme).status == Client.Status.FLAGGED
+
+
+def test_decline_first_shows_that_the_client_stays_and_who_is_told(
+    client, admin, manager, acme, dispute
+):
+    case = propose(acme, manager, [dispute])
+    client.force_login(admin)
+    before = state(case)
+
+    response = decide(client, case, approve=False, note="Give them a quarter.", confirm=False)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Decline the proposal to let Acme Holdings go?" in page
+    assert "Acme Holdings becomes an active client again." in page
+    assert "Candor notifies Charlie Tester and Alice Tester" in page
+    assert "Engagements that end" not in page
+    assert 'name="decline" value="1"' in confirm_form(page)
+    assert state(case) == before
+
+
+@pytest.mark.parametrize("flag", [None, "", "0", "yes", "true"])
+def test_a_decision_without_the_confirm_flag_changes_nothing(flag, client, admin, case):
+    client.force_login(admin)
+    before = state(case)
+    data = {"version": case.version, "note": "Agreed.", "approve": "1"}
+    if flag is not None:
+        data["confirm"] = flag
+
+    response = client.post(url("letgo-decide", case), data)
+
+    assert response.status_code == 200
+    assert "What will happen" in response.content.decode()
+    assert state(case) == before
+
+
+def test_a_decline_without_a_note_is_refused_before_the_confirmation(client, admin, case):
+    client.force_login(admin)
+    before = state(case)
+
+    response = decide(client, case, approve=False, note="  ", confirm=False)
+
+    assert response.status_code == 400
+    assert "Say why the proposal is declined." in response.content.decode()
+    assert "What will happen" not in response.content.decode()
+    assert state(case) == before
+
+
+def test_the_confirmation_of_a_case_decided_meanwhile_says_who_decided(
+    client, admin, other_admin, case
+):
+    version = case.version
+    letgo_decide(case, by=other_admin, approve=False, note="Not yet.")
+    before = state(case)
+    client.force_login(admin)
+
+    response = decide(client, case, approve=True, version=version, confirm=False)
+
+    assert response.status_code == 302
+    [message] = shown_messages(response)
+    assert message.startswith("Erin Tester already declined this case on ")
+    assert state(case) == before
+
+
+def test_the_confirmation_of_a_stale_page_asks_to_check_again(client, admin, case):
+    client.force_login(admin)
+    before = state(case)
+
+    response = decide(client, case, approve=True, version=case.version - 1, confirm=False)
+
+    assert response.status_code == 302
+    assert shown_messages(response) == [
+        "The case changed while you were reading it; check it again."
+    ]
+    assert state(case) == before
+
+
+def test_the_note_on_the_confirmation_page_is_escaped(client, admin, case):
+    client.force_login(admin)
+
+    page = decide(client, case, approve=True, note=XSS, confirm=False).content.decode()
+
+    assert XSS not in page
+    assert XSS_ESCAPED in page
+
+
+def test_the_confirmation_step_is_403_for_a_manager_and_keeps_nothing(client, manager, case):
+    client.force_login(manager)
+    before = state(case)
+
+    assert decide(client, case, approve=True, note="Mine.", confirm=False).status_code == 403
+    assert complete(client, case, confirm=False).status_code == 403
+    assert state(case) == before
+    assert views.NOTES_KEY not in client.session
+
+
+def test_the_confirmation_step_is_404_for_a_case_out_of_reach(client, admin, case):
+    client.force_login(admin)
+    missing = LetGoCase(pk=case.pk + 1000)
+
+    assert decide(client, missing, approve=True, note="x", confirm=False).status_code == 404
+    assert complete(client, missing, confirm=False).status_code == 404
+    assert views.NOTES_KEY not in client.session
+
+
+def test_complete_first_shows_what_will_happen_and_changes_nothing(
+    client, admin, case, acme_engagement, time_machine
+):
+    time_machine.move_to(datetime.datetime(2027, 3, 1, 12, tzinfo=datetime.UTC))
+    approved = letgo_decide(case, by=admin, approve=True, note="Agreed.")
+    ticked = tick_all(approved, admin)
+    client.force_login(admin)
+    before = state(ticked)
+
+    response = complete(client, ticked, confirm=False)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Complete offboarding of Acme Holdings?" in page
+    assert "Acme Holdings is marked let go today." in page
+    assert "Annual audit 2026" in page
+    assert "Our work ends on 31 Mar 2027" in page
+    assert "Candor notifies nobody." in page
+    form = confirm_form(page)
+    assert f'action="{url("letgo-complete", ticked)}"' in form
+    assert 'name="confirm" value="1"' in form
+    assert f'name="version" value="{ticked.version}"' in form
+    assert state(ticked) == before
+
+
+def test_completing_an_incomplete_checklist_is_refused_before_the_confirmation(
+    client, admin, approved
+):
+    client.force_login(admin)
+    before = state(approved)
+
+    response = complete(client, approved, confirm=False)
+
+    assert response.status_code == 302
+    [message] = shown_messages(response)
+    assert message.startswith("Complete the offboarding checklist first:")
+    assert state(approved) == before
+
+
+def test_the_case_page_says_a_decision_is_confirmed_next(client, admin, case):
+    client.force_login(admin)
+
+    page = client.get(url("letgo-detail", case)).content.decode()
+
+    assert "Next you see what the decision will do and confirm it" in page
+
+
+# --- The note kept while the admin sets up two-factor sign-in ----------------------
+
+
+def test_an_admin_without_two_factor_is_told_before_typing_and_sent_to_set_it_up(
+    client, admin, case
+):
+    client.force_login(admin, verified=False)
+
+    page = client.get(url("letgo-detail", case)).content.decode()
+
+    decision = page[page.index('id="decision-heading"') :]
+    notice = decision.index("You need two-factor sign-in before you can decide.")
+    assert notice < decision.index("Decision note")
+    assert "Set up two-factor sign-in to decide" in decision
+    assert "Approve: let the client go" not in page
+    assert ">Decline</button>" not in page
+
+
+def test_the_note_survives_setting_up_two_factor_and_is_restored(client, admin, case):
+    client.force_login(admin, verified=False)
+    note = "Agreed after the partners' meeting.\nThe letter goes this week."
+    before = state(case)
+
+    response = client.post(
+        url("letgo-decide", case), {"version": case.version, "note": note, "second_factor": "1"}
+    )
+
+    back = url("letgo-detail", case)
+    assert response.status_code == 302
+    assert response.url == f"{SETUP}?next={back.replace('/', '%2F')}"
+    assert state(case) == before
+    setup = client.get(response.url)
+    done = client.post(SETUP, {"code": code_for(setup.context["secret"]), "next": back})
+    assert f'href="{back}"' in done.content.decode()
+
+    returned = client.get(back)
+
+    assert returned.context["decision_form"]["note"].value() == note
+    page = returned.content.decode()
+    assert "Agreed after the partners&#x27; meeting." in page
+    assert "Approve: let the client go" in page
+    assert "You need two-factor sign-in" not in page
+
+    decide(client, case, approve=True, note=note, confirm=False)  # the confirmation
+    decide(client, case, approve=True, note=note)
+
+    assert fresh(case).decision_note == note
+    assert str(case.pk) not in client.session.get(views.NOTES_KEY, {})
+
+
+def test_the_note_of_an_admin_pressing_approve_unverified_is_kept(client, admin, case):
+    # A page opened before the notice (or a stale tab) still posts Approve.
+    client.force_login(admin, verified=False)
+
+    response = decide(client, case, approve=True, note="Clear.", confirm=False)
+
+    assert response.status_code == 302 and response.url.startswith(SETUP)
+    assert fresh(case).status == Status.PROPOSED
+    client.force_login(admin)  # verified now (the session keeps what it held)
+    assert client.get(url("letgo-detail", case)).context["decision_form"]["note"].value() == (
+        "Clear."
+    )
+
+
+def test_a_kept_note_is_shown_only_on_its_case_and_to_its_author(
+    client, admin, other_admin, case, globex_case
+):
+    client.force_login(admin)
+    decide(client, case, approve=True, note="For Acme only.", confirm=False)
+
+    def shown(on: LetGoCase) -> str:
+        return client.get(url("letgo-detail", on)).context["decision_form"]["note"].value()
+
+    assert shown(case) == "For Acme only."
+    assert not shown(globex_case)
+    # Kept by someone else (a session is one person's, but the note says whose it is).
+    session = client.session
+    session[views.NOTES_KEY] = {str(case.pk): {"user": other_admin.pk, "note": "Erin's."}}
+    session.save()
+    assert not shown(case)
+
+
+def test_going_back_from_the_confirmation_keeps_the_note(client, admin, case):
+    client.force_login(admin)
+    decide(client, case, approve=False, note="Give them a quarter.", confirm=False)
+
+    page = client.get(url("letgo-detail", case))
+
+    assert page.context["decision_form"]["note"].value() == "Give them a quarter."
+
+
+def test_the_set_up_button_pressed_once_verified_goes_back_to_the_case(client, admin, case):
+    client.force_login(admin)
+    before = state(case)
+
+    response = client.post(
+        url("letgo-decide", case), {"version": case.version, "note": "Kept.", "second_factor": "1"}
+    )
+
+    assert response.status_code == 302
+    assert response.url == url("letgo-detail", case)
+    assert state(case) == before
+    assert client.get(response.url).context["decision_form"]["note"].value() == "Kept."
+
+
+def test_an_unverified_admin_is_told_before_offboarding_and_completing(client, admin, approved):
+    client.force_login(admin, verified=False)
+
+    page = client.get(url("letgo-detail", approved)).content.decode()
+
+    assert "You need two-factor sign-in before you can save the offboarding or complete it." in page
+    assert "Set up two-factor sign-in to complete the offboarding" in page
+    assert "Complete offboarding: mark the client let go" not in page
+
+
+# --- The case page once the client is let go ---------------------------------------
+
+
+def test_a_completed_case_says_let_go_on_the_day_and_asks_nothing(
+    client, admin, case, time_machine
+):
+    time_machine.move_to(datetime.datetime(2027, 3, 1, 12, tzinfo=datetime.UTC))
+    approved = letgo_decide(case, by=admin, approve=True, note="Agreed after the meeting.")
+    ticked = tick_all(approved, admin)
+    time_machine.move_to(datetime.datetime(2027, 4, 2, 12, tzinfo=datetime.UTC))
+    offboarded = letgo_complete(ticked, by=admin, expected_version=ticked.version)
+    client.force_login(admin)
+
+    page = client.get(url("letgo-detail", offboarded)).content.decode()
+
+    assert "Let go on 2 Apr 2027" in page
+    assert "Let Acme Holdings go?" not in page
+    assert "<title>Acme Holdings: let go on 2 Apr 2027" in page
+    assert "Approved by Dana Tester on 1 Mar 2027" in page
+    assert "Agreed after the meeting." in page
+    assert url("letgo-letter", offboarded) in page
+    for action in ["letgo-decide", "letgo-complete", "letgo-offboarding"]:
+        assert url(action, offboarded) not in page
+    assert "Approve: let the client go" not in page
+    assert "Offboarded by" not in page
 
 
 # --- The letter --------------------------------------------------------------------
