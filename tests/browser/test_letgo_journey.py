@@ -61,9 +61,20 @@ def test_an_admin_approves_offboards_and_the_client_is_let_go(
     expect(page.get_by_text("Revenue recognised before delivery").first).to_be_visible()
     assert axe_violations(page) == []
 
-    page.get_by_label("Decision note").fill("Approved: the evidence is clear.")
+    note = "Approved: the evidence is clear.\nThe partners agreed on Monday."
+    page.get_by_label("Decision note").fill(note)
     page.get_by_role("button", name="Approve: let the client go").click()
+    # First what the approval will do; nothing is decided yet.
+    expect(
+        page.get_by_role("heading", name="Approve letting Castellan Hotels Group go?")
+    ).to_be_visible()
+    expect(page.get_by_text("Group audit 2026")).to_be_visible()
+    expect(page.get_by_text("The client is not told until you send the letter.")).to_be_visible()
+    assert LetGoCase.objects.get(pk=proposal.pk).status == LetGoCase.Status.PROPOSED
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Confirm: approve and let Castellan Hotels Group go").click()
     expect(page.get_by_text("Proposal approved.")).to_be_visible()
+    assert LetGoCase.objects.get(pk=proposal.pk).decision_note == note.replace("\n", "\r\n")
     expect(page.get_by_label("Disengagement letter")).to_contain_text("Castellan Hotels Group")
 
     for label in LetGoCase.CHECKLIST.values():
@@ -71,7 +82,19 @@ def test_an_admin_approves_offboards_and_the_client_is_let_go(
     page.get_by_role("button", name="Save offboarding").click()
     expect(page.get_by_text("Offboarding saved.")).to_be_visible()
     page.get_by_role("button", name="Complete offboarding").click()
+    expect(
+        page.get_by_role("heading", name="Complete offboarding of Castellan Hotels Group?")
+    ).to_be_visible()
+    expect(page.get_by_text("Candor notifies nobody.")).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Confirm: mark Castellan Hotels Group let go").click()
     expect(page.get_by_text("has been let go")).to_be_visible()
+    # The case now says what happened, and asks nothing.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("let go on")
+    expect(page.get_by_role("status").filter(has_text="Let go on")).to_be_visible()
+    expect(page.get_by_role("link", name="The disengagement letter").first).to_be_visible()
+    expect(page.get_by_role("button", name="Complete offboarding")).to_have_count(0)
+    assert axe_violations(page) == []
 
     page.get_by_role("link", name="Castellan Hotels Group").first.click()
     expect(page.get_by_role("status").filter(has_text="Let go.")).to_be_visible()

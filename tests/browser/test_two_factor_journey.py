@@ -1,5 +1,6 @@
 """Two-factor sign-in in the browser: the demo admin sets it up when first
-deciding a let-go case, is brought back to the case, and logs in with a code."""
+deciding a let-go case, is brought back to the case with the note they had
+typed, and logs in with a code."""
 
 from __future__ import annotations
 
@@ -26,8 +27,16 @@ def test_an_admin_sets_up_two_factor_to_decide_and_logs_in_with_a_code(
     page.get_by_role("link", name="Castellan Hotels Group").first.click()
     case_url = page.url
 
-    page.get_by_label("Decision note").fill("Approved: the evidence is clear.")
-    page.get_by_role("button", name="Approve: let the client go").click()
+    # Told before typing; the buttons that would decide are not offered yet.
+    decision = page.locator("section[aria-labelledby=decision-heading]")
+    expect(
+        decision.get_by_text("You need two-factor sign-in before you can decide.")
+    ).to_be_visible()
+    expect(page.get_by_role("button", name="Approve: let the client go")).to_have_count(0)
+    assert axe_violations(page, impacts=["serious", "critical"]) == []
+    note = "Approved: the evidence is clear.\nLetter to go out this week."
+    page.get_by_label("Decision note").fill(note)
+    page.get_by_role("button", name="Set up two-factor sign-in to decide").click()
     # Not decided: sent to set up two-factor sign-in, with the reason.
     expect(page.get_by_role("heading", name="Set up two-factor sign-in")).to_be_visible()
     expect(page.get_by_text("Admins must use two-factor sign-in to decide")).to_be_visible()
@@ -45,10 +54,16 @@ def test_an_admin_sets_up_two_factor_to_decide_and_logs_in_with_a_code(
     page.get_by_role("link", name="I have saved them: continue").click()
     assert page.url == case_url
 
-    page.get_by_label("Decision note").fill("Approved: the evidence is clear.")
+    # What was typed before the detour is back, and the decision is ready now.
+    expect(page.get_by_label("Decision note")).to_have_value(note)
+    expect(page.get_by_text("You need two-factor sign-in")).to_have_count(0)
     page.get_by_role("button", name="Approve: let the client go").click()
+    expect(page.get_by_text("Letter to go out this week.")).to_be_visible()
+    page.get_by_role("button", name="Confirm: approve and let Castellan Hotels Group go").click()
     expect(page.get_by_text("Proposal approved.")).to_be_visible()
-    assert LetGoCase.objects.get(pk=proposal.pk).status == LetGoCase.Status.APPROVED
+    case = LetGoCase.objects.get(pk=proposal.pk)
+    assert case.status == LetGoCase.Status.APPROVED
+    assert case.decision_note.splitlines() == note.splitlines()
 
     # Next time, the password alone is not enough.
     page.get_by_role("button", name="Log out").click()
