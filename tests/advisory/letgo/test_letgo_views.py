@@ -23,7 +23,7 @@ from advisory.letgo.services import (
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.views import letgo as views
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
-from tests.otp import code_for
+from tests.otp import SignedInClient, code_for
 from tests.records import fresh, tick_all
 
 pytestmark = pytest.mark.django_db
@@ -953,6 +953,16 @@ def test_completing_an_incomplete_checklist_is_refused_before_the_confirmation(
     [message] = shown_messages(response)
     assert message.startswith("Complete the offboarding checklist first:")
     assert state(approved) == before
+
+
+def test_the_confirmed_post_needs_the_pages_csrf_token(admin, approved):
+    browser = SignedInClient(enforce_csrf_checks=True)
+    browser.force_login(admin)
+    ticked = tick_all(approved, admin)
+    before = state(ticked)
+
+    assert complete(browser, ticked).status_code == 403
+    assert state(ticked) == before
 
 
 def test_the_case_page_says_a_decision_is_confirmed_next(client, admin, case):
