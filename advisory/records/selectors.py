@@ -19,6 +19,9 @@ from advisory.health import selectors as health
 from advisory.models import FOLLOW_UP_DAYS, Client, Disagreement, LetGoCase
 
 HOME_LIST_LENGTH = 15
+# Counting every matching row reads them all; beyond this many, a panel (and a
+# list: views.common.CappedPaginator) says "more than 1,000" instead.
+COUNT_UP_TO = 1000
 
 
 @dataclass(frozen=True)
@@ -30,16 +33,25 @@ class Panel:
     title: str
     kind: str
     rows: list
-    count: int
+    count: int  # at most COUNT_UP_TO + 1
     url: str
     empty: str
     urgent: bool = False
 
+    limit = COUNT_UP_TO
+
+    @property
+    def exact(self) -> bool:
+        """False when there are more than `limit` rows (the count stops there)."""
+        return self.count <= self.limit
+
 
 def _panel(key: str, title: str, rows: QuerySet, *, url: str, **fields) -> Panel:
-    """The panel's first HOME_LIST_LENGTH rows, and how many there are in all."""
+    """The panel's first HOME_LIST_LENGTH rows, and how many there are in all
+    (up to Panel.limit: the database stops counting there)."""
     shown = list(rows[:HOME_LIST_LENGTH])
-    return Panel(key=key, title=title, rows=shown, count=rows.count(), url=url, **fields)
+    count = rows.order_by()[: Panel.limit + 1].count()
+    return Panel(key=key, title=title, rows=shown, count=count, url=url, **fields)
 
 
 def _list_url(name: str, **query: str) -> str:

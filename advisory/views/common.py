@@ -17,13 +17,13 @@ from django.shortcuts import redirect, render
 from advisory.forms import ArchiveForm
 from advisory.history import entries
 from advisory.records import versioning
+from advisory.records.selectors import COUNT_UP_TO
 from advisory.records.versioning import EditConflict
 from advisory.transfer.exports import ListExport
 
 PAGE_SIZE = 25
 ALREADY_SAVED = "This was already saved as you sent it; nothing was changed."
 NOTHING_CHANGED = "Nothing changed: the form was sent back as it was, so nothing was saved."
-COUNT_UP_TO = 1000  # rows counted at least; beyond, lists say "more than 1,000"
 MAX_PAGE = 10**9  # a later page number shows the last page
 
 

@@ -157,6 +157,23 @@ def test_the_counts_match_beyond_the_lists(client, advisor, acme_engagement):
     assert "17 open items in all" in section(page, "open-heading")
 
 
+def test_a_panel_stops_counting_where_the_lists_do(client, advisor, acme_engagement, monkeypatch):
+    # Counting every row reads them all: past Panel.limit (1,000) the panel
+    # says "more than", as the list does, and still shows the first rows.
+    monkeypatch.setattr(selectors.Panel, "limit", 3)
+    for number in range(5):
+        DisagreementFactory(
+            engagement=acme_engagement, title=f"Old {number}", follow_up_on=TODAY - 30 * DAY
+        )
+
+    page = home(client, advisor)
+    overdue = section(page, "overdue-heading")
+
+    assert '<span class="badge text-bg-danger">3+</span>' in overdue
+    assert "More than 3: open the list" in overdue
+    assert len(titles(page, "overdue-heading")) == 5
+
+
 def test_the_home_leaves_out_other_advisors_clients(client, advisor, acme, stranger):
     page = home(client, advisor)
 
