@@ -8,17 +8,14 @@ search.py without a migration fails here. Skipped on other databases.
 
 from __future__ import annotations
 
-import datetime
 import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from advisory.models import Comment
 from advisory.records import search
-from tests.factories import DisagreementFactory
 
 pytestmark = [
     pytest.mark.django_db,
@@ -63,15 +60,8 @@ def test_every_search_query_uses_its_index(admin, manager, dispute):
     assert [hit.record for hit in results.hits["disagreement"]] == [dispute]
 
     searching = [q["sql"] for q in queries if "@@" in q["sql"]]
-    # Clients, engagements, disagreements (the last RECENT_DAYS first, then
-    # all of them), comments.
-    assert len(searching) == 5
-    # The last RECENT_DAYS first: on a few rows the date's index alone is
-    # cheapest; the query over all of them spells the same vector and must
-    # use the search index.
-    recent = [sql for sql in searching if '"occurred_on" >=' in sql]
-    assert len(recent) == 1
-    for sql in set(searching) - set(recent):
+    assert len(searching) == 4  # clients, engagements, disagreements, comments
+    for sql in searching:
         table = re.search(r'FROM "(\w+)"', sql)[1]  # the first: the table searched
         plan = _plan(sql)
         assert INDEXES[table] in plan, f"{table} is searched without its index:\n{plan}"
@@ -86,27 +76,3 @@ def test_the_migration_indexes_the_vectors_the_search_uses():
     for model, fields, name in search.INDEXES:
         index_name, weights = migration.INDEXES[model._meta.model_name]
         assert (index_name, weights) == (name, fields.weights)
-
-
-@pytest.mark.parametrize("recent", [3, 2])
-def test_the_newest_matches_are_ranked_whether_or_not_recent_ones_suffice(
-    admin, acme_engagement, monkeypatch, recent
-):
-    """With WINDOW recent matches the older ones are never read; with fewer,
-    the window reaches back: either way it holds the WINDOW newest."""
-    monkeypatch.setattr(search, "WINDOW", 3)
-    today = timezone.localdate()
-    ages = [*[1, 2, 3][:recent], 200, 300, 400]  # days ago; RECENT_DAYS is 90
-    for days in ages:
-        DisagreementFactory(
-            engagement=acme_engagement,
-            title=f"Walrus {days} days ago",
-            occurred_on=today - datetime.timedelta(days=days),
-        )
-
-    found = search.search(user=admin, query="walrus").hits["disagreement"]
-
-    newest = sorted(ages)[:3]
-    assert sorted(hit.record.title for hit in found) == sorted(
-        f"Walrus {days} days ago" for days in newest
-    )
