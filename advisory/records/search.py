@@ -31,6 +31,7 @@ first. Results come PER_PAGE at a time per kind.
 
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRa
 from django.db import connection, models
 from django.db.models import Case, F, Func, Q, Value, When
 from django.db.models.functions import NullIf
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role
@@ -51,6 +53,7 @@ MAX_QUERY = 200  # characters
 MAX_TERMS = 12  # words in a query; more are ignored
 PER_PAGE = 20  # results of one kind on a page
 WINDOW = 200  # the most recent matches of one kind that are ranked
+RECENT_DAYS = 90  # looked through first for those matches (Fields.dated)
 IDS_UP_TO = 5000  # a scope of up to this many clients is read as a list of ids
 CONFIG = "english"
 
@@ -179,6 +182,7 @@ class Fields:
     title: str  # shown highlighted, in full
     snippet: tuple[str, ...]  # shown as highlighted fragments
     recency: tuple[str, ...]  # which matches are the most recent
+    dated: str | None = None  # the date field recency sorts by first, if any
 
     def vector(self) -> SearchVector:
         vectors = [
@@ -209,6 +213,7 @@ DISAGREEMENT = Fields(
     title="title",
     snippet=("client_request", "recommendation", "outcome"),
     recency=("-occurred_on", "-pk"),
+    dated="occurred_on",
 )
 COMMENT = Fields(weights={"C": ("body",)}, title="body", snippet=("body",), recency=("-pk",))
 
@@ -312,16 +317,31 @@ class _Postgres:
     def __init__(self, terms: Terms) -> None:
         self.query = tsquery(terms)
 
-    def _window(self, queryset: models.QuerySet, fields: Fields) -> models.QuerySet:
-        """The most recent WINDOW matches, as a subquery of their ids.
+    def _window(self, queryset: models.QuerySet, fields: Fields) -> models.QuerySet | list[int]:
+        """The most recent WINDOW matches: their ids, or a subquery of them.
 
         Sorted by `occurred_on + 0` rather than `occurred_on`: given an indexed
         sort and a LIMIT, PostgreSQL may walk that index and compute every
         row's vector until WINDOW match (seconds for a rare word, all of the
         log for a word that is not there) instead of asking the GIN index.
+
+        A common word matches tens of thousands of disagreements, and every
+        match's row would be read to find the newest. So the last RECENT_DAYS
+        are looked through first, from an index that holds the date with the
+        vector (migration 0018), which returns only the recent matches: when
+        they are WINDOW, they are the newest of all, since every other match is
+        older. Otherwise (a rarer word, which the plain index answers quickly)
+        all of the log. docs/performance.md, "Issue 18's pages at full scale".
         """
         matches = queryset.annotate(search=fields.vector()).filter(search=self.query)
-        return matches.order_by(*[_unindexed(key) for key in fields.recency]).values("pk")[:WINDOW]
+        newest = matches.order_by(*[_unindexed(key) for key in fields.recency])
+        if fields.dated:
+            since = timezone.localdate() - datetime.timedelta(days=RECENT_DAYS)
+            recent = newest.filter(**{f"{fields.dated}__gte": since})
+            ids = list(recent.values_list("pk", flat=True)[:WINDOW])
+            if len(ids) == WINDOW:
+                return ids
+        return newest.values("pk")[:WINDOW]
 
     def _ranked(self, queryset: models.QuerySet, fields: Fields) -> models.QuerySet:
         """The window's rows, best first. The window is already in the user's

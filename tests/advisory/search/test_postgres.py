@@ -8,14 +8,17 @@ search.py without a migration fails here. Skipped on other databases.
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from advisory.models import Comment
 from advisory.records import search
+from tests.factories import DisagreementFactory
 
 pytestmark = [
     pytest.mark.django_db,
@@ -60,11 +63,34 @@ def test_every_search_query_uses_its_index(admin, manager, dispute):
     assert [hit.record for hit in results.hits["disagreement"]] == [dispute]
 
     searching = [q["sql"] for q in queries if "@@" in q["sql"]]
-    assert len(searching) == 4  # clients, engagements, disagreements, comments
-    for sql in searching:
+    # Clients, engagements, disagreements (the last RECENT_DAYS first, then
+    # all of them), comments.
+    assert len(searching) == 5
+    [recent] = [sql for sql in searching if '"occurred_on" >=' in sql]
+    for sql in set(searching) - {recent}:
         table = re.search(r'FROM "(\w+)"', sql)[1]  # the first: the table searched
         plan = _plan(sql)
-        assert INDEXES[table] in plan, f"{table} is searched without its index:\n{plan}"
+        names = {INDEXES[table]}
+        if table == "advisory_disagreement":
+            names.add("disagreement_recent_search_idx")  # it serves the vector alone too
+        assert any(name in plan for name in names), (
+            f"{table} is searched without its index:\n{plan}"
+        )
+
+    # The last RECENT_DAYS first, from the index that holds the date too
+    # (migration 0018). On a few rows any index with the date is cheaper:
+    # with every other index of the table dropped (the test's transaction is
+    # rolled back), the query must still find one that serves it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'advisory_disagreement'"
+            " AND indexname NOT IN ('advisory_disagreement_pkey', %s)",
+            ["disagreement_recent_search_idx"],
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP INDEX "{name}"')
+    plan = _plan(recent)
+    assert "disagreement_recent_search_idx" in plan, plan
 
 
 def test_the_migration_indexes_the_vectors_the_search_uses():
@@ -76,3 +102,29 @@ def test_the_migration_indexes_the_vectors_the_search_uses():
     for model, fields, name in search.INDEXES:
         index_name, weights = migration.INDEXES[model._meta.model_name]
         assert (index_name, weights) == (name, fields.weights)
+    recent = import_module("advisory.migrations.0018_disagreement_recent_search_index")
+    assert search.DISAGREEMENT.weights == recent.WEIGHTS
+
+
+@pytest.mark.parametrize("recent", [3, 2])
+def test_the_newest_matches_are_ranked_whether_or_not_recent_ones_suffice(
+    admin, acme_engagement, monkeypatch, recent
+):
+    """With WINDOW recent matches the older ones are never read; with fewer,
+    the window reaches back: either way it holds the WINDOW newest."""
+    monkeypatch.setattr(search, "WINDOW", 3)
+    today = timezone.localdate()
+    ages = [*[1, 2, 3][:recent], 200, 300, 400]  # days ago; RECENT_DAYS is 90
+    for days in ages:
+        DisagreementFactory(
+            engagement=acme_engagement,
+            title=f"Walrus {days} days ago",
+            occurred_on=today - datetime.timedelta(days=days),
+        )
+
+    found = search.search(user=admin, query="walrus").hits["disagreement"]
+
+    newest = sorted(ages)[:3]
+    assert sorted(hit.record.title for hit in found) == sorted(
+        f"Walrus {days} days ago" for days in newest
+    )
