@@ -1,9 +1,9 @@
 """Record helpers shared by test files: reload a record, review a disagreement,
-tick a let-go case's checklist."""
+get a let-go case ready to complete."""
 
 from __future__ import annotations
 
-from advisory.letgo.services import letgo_update_offboarding
+from advisory.letgo.services import PLACEHOLDER, letgo_update_offboarding
 from advisory.models import Disagreement, LetGoCase
 from advisory.records.services import disagreement_mark_reviewed
 
@@ -20,7 +20,19 @@ def reviewed(disagreement: Disagreement, manager) -> Disagreement:
     )
 
 
+# What an admin writes over the drafted letter's deadlines placeholder.
+DEADLINES = "the VAT return for the quarter to 31 March, due on 7 May"
+
+
+def ready_letter(case: LetGoCase) -> str:
+    """The case's letter with every placeholder ("[…]") filled in."""
+    return PLACEHOLDER.sub(DEADLINES, fresh(case).letter)
+
+
 def tick_all(case: LetGoCase, admin) -> LetGoCase:
-    """The case with every offboarding checklist item ticked by `admin`."""
+    """The case ready to complete, by `admin`: every offboarding checklist item
+    ticked, and the letter's deadlines filled in."""
     ticks = dict.fromkeys(LetGoCase.CHECKLIST, True)
-    return letgo_update_offboarding(case, by=admin, expected_version=case.version, **ticks)
+    return letgo_update_offboarding(
+        case, by=admin, expected_version=case.version, letter=ready_letter(case), **ticks
+    )

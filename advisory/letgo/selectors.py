@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts.models import User
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
@@ -74,15 +74,45 @@ def decision_consequences(case: LetGoCase, *, approve: bool) -> Consequences:
     )
 
 
+def letgo_reason(day: datetime.date) -> str:
+    """The reason on every history entry a completion writes for the client's
+    records (services.letgo_complete)."""
+    return f"Let go on {formats.date_format(day)}"
+
+
+def effective_date(case: LetGoCase) -> datetime.date | None:
+    """When the work ends: the notice period after the approval, the day the
+    letter was drafted (None before a decision)."""
+    if case.decided_at is None:
+        return None
+    return timezone.localdate(case.decided_at) + datetime.timedelta(days=case.notice_days)
+
+
 def completion_consequences(case: LetGoCase) -> Consequences:
-    """Completing notifies nobody: the client hears from the letter. The work
-    ends the notice period after the approval, the day the letter was drafted."""
-    effective_on = None
-    if case.decided_at is not None:
-        decided_on = timezone.localdate(case.decided_at)
-        effective_on = decided_on + datetime.timedelta(days=case.notice_days)
+    """Completing notifies nobody: the client hears from the letter. The
+    engagements still open end on the effective date (services.letgo_complete)."""
     return Consequences(
         engagements=list(engagements_ending(case.client)),
-        effective_on=effective_on,
+        effective_on=effective_date(case),
         notified=[],
+    )
+
+
+def ended_at_letgo(client: Client) -> list[Engagement]:
+    """The engagements the client's last completed let-go terminated and that
+    are still terminated: those to reopen by hand after a reinstatement. Found
+    by the reason of their history entry."""
+    case = client.letgo_cases.filter(status=LetGoCase.Status.OFFBOARDED).first()
+    if case is None or case.completed_at is None:
+        return []
+    reason = letgo_reason(timezone.localdate(case.completed_at))
+    ended = Engagement.history.filter(
+        client_id=client.pk,
+        status=Engagement.Status.TERMINATED,
+        history_change_reason=reason,
+    ).values("id")
+    return list(
+        client.engagements.filter(pk__in=ended, status=Engagement.Status.TERMINATED).order_by(
+            "title", "pk"
+        )
     )

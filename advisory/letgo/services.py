@@ -9,6 +9,7 @@ versioned, attributed save, so the case's History tab tells the whole story.
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -18,8 +19,9 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.permissions import can_view
 from advisory.letgo import selectors
-from advisory.models import Client, Disagreement, LetGoCase
+from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.notifications import triggers
+from advisory.records.services import engagement_save
 from advisory.records.versioning import EditConflict, record_save
 
 Status = LetGoCase.Status
@@ -30,6 +32,14 @@ class AlreadyDecided(Exception):
 
     def __init__(self, case: LetGoCase) -> None:
         super().__init__(f"{case} was already decided")
+        self.case = case
+
+
+class AlreadyCompleted(Exception):
+    """Someone completed the offboarding first; `case` says who and when. Nothing changed."""
+
+    def __init__(self, case: LetGoCase) -> None:
+        super().__init__(f"{case} was already completed")
         self.case = case
 
 
@@ -163,28 +173,97 @@ def letgo_update_offboarding(
 
 @transaction.atomic
 def letgo_complete(case: LetGoCase, *, by: User, expected_version: int) -> LetGoCase:
+    """Complete the offboarding: what the checklist says, in one transaction.
+
+    Each of the client's open engagements ends: terminated, with the letter's
+    effective date as its end date (or its own end date, if earlier). Then the
+    client is let go. Each change is a history entry with the reason "Let go on
+    <date>". With the client let go, follow-up reminders stop (`triggers`
+    reads `open_for_work`); its disagreements stay as they were, read-only,
+    with their history.
+    """
     current = _locked(case, None)
     letgo_complete_check(current, by=by, expected_version=expected_version)
+    today = timezone.localdate()
+    reason = selectors.letgo_reason(today)
+    effective = selectors.effective_date(current) or today
+    # Before the client is let go: its engagements are read-only from then on.
+    for engagement in selectors.engagements_ending(current.client):
+        engagement.status = Engagement.Status.TERMINATED
+        engagement.end_date = _end_date(engagement, effective)
+        engagement_save(engagement, by=by, reason=reason)
     current.status = Status.OFFBOARDED
     current.completed_by, current.completed_at = by, timezone.now()
     record_save(current, by=by, reason="Offboarding completed")
-    _set_client_status(current.client, Client.Status.LET_GO, by=by, reason="Let go")
+    _set_client_status(current.client, Client.Status.LET_GO, by=by, reason=reason)
     return current
+
+
+def _end_date(engagement: Engagement, effective: datetime.date) -> datetime.date:
+    """The effective date, or the engagement's own end if that comes first; an
+    engagement not started by then ends the day it was to start (never before)."""
+    end = min(engagement.end_date, effective) if engagement.end_date else effective
+    if engagement.start_date and end < engagement.start_date:
+        return engagement.start_date
+    return end
+
+
+# Text in square brackets is a placeholder left for the admin to fill in, as
+# the drafted letter's "[list the filing, payment or regulatory deadlines …]".
+PLACEHOLDER = re.compile(r"\[[^\[\]]*\]")
+
+# The checklist, item by item: what Candor checks for itself before completing,
+# and what rests on the admin's word.
+#   check_notice_sent       the letter is written and no placeholder is left in
+#                           it (checked); that it went out is the admin's word.
+#   check_deadlines_stated  the deadlines paragraph is filled in: no placeholder
+#                           is left in the letter (checked).
+#   check_engagements_closed  completing closes them itself (terminated, ending
+#                           on the letter's effective date); checked beforehand
+#                           that the letter names each engagement it ends.
+#   check_conflicts, check_files_returned, check_fees_settled, check_referral
+#                           the admin's word: nothing in Candor records them.
 
 
 def letgo_complete_check(case: LetGoCase, *, by: User, expected_version: int) -> None:
     """What letgo_complete refuses, without changing anything (for the
-    confirmation step). `case` as read now."""
+    confirmation step). `case` as read now.
+
+    A case completed meanwhile raises AlreadyCompleted, whatever the version:
+    the admin who comes second is told who did it."""
     _require(by, "accounts.decide_letgo")
+    if case.status == Status.OFFBOARDED:
+        raise AlreadyCompleted(case)
     if case.version != expected_version:
         raise EditConflict(case)
     if case.status != Status.APPROVED:
         raise ValidationError("Only an approved case can be completed.")
+    problems = []
     missing = [label for name, label, done in case.checklist if not done]
     if missing:
-        raise ValidationError(
-            "Complete the offboarding checklist first: " + "; ".join(missing) + "."
-        )
+        problems.append("Complete the offboarding checklist first: " + "; ".join(missing) + ".")
+    letter = letter_problems(case)
+    if letter:
+        problems.append("The letter is not ready: " + "; ".join(letter) + ".")
+    if problems:
+        raise ValidationError(" ".join(problems))
+
+
+def letter_problems(case: LetGoCase) -> list[str]:
+    """What the letter lacks for the checklist to be true (see above)."""
+    letter = case.letter.strip()
+    if not letter:
+        return ["it is empty"]
+    problems = [
+        f"replace the placeholder {placeholder} with the real text"
+        for placeholder in dict.fromkeys(PLACEHOLDER.findall(letter))
+    ]
+    problems += [
+        f"it does not name the engagement “{engagement.title}”, which completing ends"
+        for engagement in selectors.engagements_ending(case.client)
+        if engagement.title not in letter
+    ]
+    return problems
 
 
 @transaction.atomic
@@ -202,6 +281,8 @@ def client_reinstate(client: Client, *, by: User, reason: str) -> Client:
         case.reinstatement_reason = reason.strip()
         record_save(case, by=by, reason=f"Client reinstated: {reason.strip()}")
     client.status = Client.Status.ACTIVE
+    # Only the status: the engagements the let-go ended stay terminated, for an
+    # advisor to reopen by hand (selectors.ended_at_letgo names them).
     return record_save(client, by=by, reason=f"Reinstated: {reason.strip()}")
 
 

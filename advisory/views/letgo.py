@@ -307,12 +307,22 @@ def letgo_complete(request: HttpRequest, pk: int) -> HttpResponse:
             }
             return render(request, "advisory/letgo_confirm.html", context)
         services.letgo_complete(case, by=request.user, expected_version=version)
+    except services.AlreadyCompleted as exc:
+        when = formats.date_format(timezone.localtime(exc.case.completed_at), "DATETIME_FORMAT")
+        messages.error(
+            request,
+            f"{exc.case.completed_by} already completed this case on {when}; nothing was changed.",
+        )
     except EditConflict:
         messages.error(request, "The case changed while you were reading it; check it again.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"{case.client} has been let go. Its records are now read-only.")
+        messages.success(
+            request,
+            f"{case.client} has been let go. Its open engagements are terminated and its "
+            "records are now read-only.",
+        )
     return redirect(case)
 
 
@@ -334,7 +344,20 @@ def client_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"{client} is reinstated.")
+            messages.success(request, _reinstated(client))
     else:
         messages.error(request, "Say why the client is reinstated.")
     return redirect(client)
+
+
+def _reinstated(client: Client) -> str:
+    """Reinstating changes only the client's status: say which engagements the
+    let-go ended, for someone to reopen by hand."""
+    ended = selectors.ended_at_letgo(client)
+    if not ended:
+        return f"{client} is reinstated. The let-go ended no engagement."
+    titles = ", ".join(f"“{engagement.title}”" for engagement in ended)
+    return (
+        f"{client} is reinstated. The engagements the let-go ended stay terminated: "
+        f"reopen by hand those that go on ({titles})."
+    )

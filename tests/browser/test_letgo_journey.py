@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from advisory.letgo.services import letgo_propose
+from advisory.letgo.services import PLACEHOLDER, letgo_propose
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.records.services import client_save, disagreement_log, engagement_save
 from tests.browser.conftest import axe_violations
@@ -77,6 +77,14 @@ def test_an_admin_approves_offboards_and_the_client_is_let_go(
     assert LetGoCase.objects.get(pk=proposal.pk).decision_note == note.replace("\n", "\r\n")
     expect(page.get_by_label("Disengagement letter")).to_contain_text("Castellan Hotels Group")
 
+    # The drafted letter leaves the deadlines to the admin; completion is
+    # refused while that placeholder is there.
+    letter = page.get_by_label("Disengagement letter")
+    letter.fill(
+        PLACEHOLDER.sub(
+            "the VAT return for the quarter to 31 March, due on 7 May", letter.input_value()
+        )
+    )
     for label in LetGoCase.CHECKLIST.values():
         page.get_by_label(label).check()
     page.get_by_role("button", name="Save offboarding").click()

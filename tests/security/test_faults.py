@@ -48,12 +48,13 @@ from accounts.password_reset import send_password_reset_email
 from advisory.health.services import health_refresh
 from advisory.history import log
 from advisory.letgo import services as letgo
-from advisory.models import Client, Disagreement, LetGoCase, Notification
+from advisory.models import Client, Disagreement, Engagement, LetGoCase, Notification
 from advisory.notifications import triggers
 from advisory.records import services, versioning
 from advisory.transfer import imports
 from config.middleware import API_MESSAGE, is_database_unavailable
 from tests.factories import DisagreementFactory
+from tests.records import tick_all
 
 # --- Requests the way a WSGI server makes them ------------------------------------------
 
@@ -520,11 +521,10 @@ def test_completing_a_let_go_that_fails_at_the_client_leaves_the_case_approved(
         evidence=[dispute],
     )
     case = letgo.letgo_decide(case, by=admin, approve=True, note="Agreed.")
-    case = letgo.letgo_update_offboarding(
-        case, by=admin, expected_version=case.version, **dict.fromkeys(LetGoCase.CHECKLIST, True)
-    )
+    case = tick_all(case, admin)
     before = every_row_count()
-    # The case is saved as offboarded; marking the client let go fails.
+    # The engagement is terminated and the case saved as offboarded; marking
+    # the client let go fails.
     monkeypatch.setattr(letgo, "_set_client_status", fail_on_call(1, None))
 
     with pytest.raises(Halfway):
@@ -533,8 +533,10 @@ def test_completing_a_let_go_that_fails_at_the_client_leaves_the_case_approved(
     assert every_row_count() == before
     case.refresh_from_db()
     acme.refresh_from_db()
+    dispute.engagement.refresh_from_db()
     assert (case.status, case.completed_at) == (LetGoCase.Status.APPROVED, None)
     assert acme.status == Client.Status.FLAGGED
+    assert dispute.engagement.status == Engagement.Status.ACTIVE
     assert_chain_intact()
 
 

@@ -730,7 +730,8 @@ def test_completing_lets_the_client_go(client, admin, approved, acme):
     assert fresh(ticked).completed_by == admin
     assert fresh(acme).status == Client.Status.LET_GO
     assert shown_messages(response) == [
-        "Acme Holdings has been let go. Its records are now read-only."
+        "Acme Holdings has been let go. Its open engagements are terminated and its records "
+        "are now read-only."
     ]
 
 
@@ -1167,7 +1168,10 @@ def test_an_admin_reinstates_with_a_reason(client, admin, offboarded, acme):
     assert fresh(acme).status == Client.Status.ACTIVE
     assert fresh(offboarded).reinstatement_reason == "New board; apologised."
     assert fresh(acme).history.first().history_change_reason == "Reinstated: New board; apologised."
-    assert shown_messages(response) == ["Acme Holdings is reinstated."]
+    assert shown_messages(response) == [
+        "Acme Holdings is reinstated. The engagements the let-go ended stay terminated: "
+        "reopen by hand those that go on (“Annual audit 2026”)."
+    ]
     page = client.get(url("letgo-detail", offboarded)).content.decode()
     assert "New board; apologised." in page
 

@@ -8,9 +8,11 @@ import datetime
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from accounts.roles import Role
 from advisory.evidence.files import evidence_attach
+from advisory.letgo.selectors import letgo_reason
 from advisory.letgo.services import (
     AlreadyDecided,
     client_reinstate,
@@ -971,7 +973,7 @@ def test_every_step_is_in_the_case_and_client_history_with_who_and_why(
     assert entries(fresh(acme))[-4:] == [
         ("alice", "Let-go proposed"),
         ("dana", "Let-go approved"),
-        ("dana", "Let go"),
+        ("dana", letgo_reason(timezone.localdate())),
         ("dana", "Reinstated: New board."),
     ]
     approved_entry = fresh(case).history.get(history_change_reason="Approved")
