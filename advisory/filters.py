@@ -294,7 +294,9 @@ class DisagreementFilter(ScopedFilterSet):
         return getattr(queryset, value)()
 
     def filter_review(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(reviewed_at__isnull=value == "waiting")
+        if value == "waiting":
+            return queryset.awaiting_review()  # as the manager's dashboard counts it
+        return queryset.filter(reviewed_at__isnull=False)
 
     def filter_mine(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """The disagreements on the clients the user works on personally (the
@@ -311,6 +313,13 @@ class HealthFilter(ScopedFilterSet):
     lead_advisor = IdChoiceFilter(queryset=User.objects.none(), label="Lead advisor")
     sector = filters.ChoiceFilter(choices=[])
     band = filters.ChoiceFilter(field_name="health_band", choices=Band.choices, label="Band")
+    # Let-go clients leave the board, its counts and charts; this shows them.
+    relationship = filters.ChoiceFilter(
+        label="Relationship",
+        method="filter_relationship",
+        choices=[("let_go", "Let go")],
+        empty_label="Current clients",
+    )
     attention = filters.ChoiceFilter(
         label="Needs attention",
         method="filter_attention",
@@ -325,7 +334,7 @@ class HealthFilter(ScopedFilterSet):
 
     class Meta:
         model = Client
-        fields = ["q", "team", "lead_advisor", "sector", "band", "attention"]
+        fields = ["q", "team", "lead_advisor", "sector", "band", "relationship", "attention"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -340,6 +349,16 @@ class HealthFilter(ScopedFilterSet):
             .distinct()
         )
         self.filters["sector"].extra["choices"] = [(s, s) for s in sectors]
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # Current clients unless "Let go" is asked for (a method filter runs
+        # only for a value).
+        if not self.form.cleaned_data.get("relationship"):
+            queryset = queryset.exclude(status=Client.Status.LET_GO)
+        return super().filter_queryset(queryset)
+
+    def filter_relationship(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(status=Client.Status.LET_GO)
 
     def filter_attention(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """The clients a manager's dashboard lists under the same words."""

@@ -178,9 +178,12 @@ def letgo_complete(case: LetGoCase, *, by: User, expected_version: int) -> LetGo
     Each of the client's open engagements ends: terminated, with the letter's
     effective date as its end date (or its own end date, if earlier). Then the
     client is let go. Each change is a history entry with the reason "Let go on
-    <date>". With the client let go, follow-up reminders stop (`triggers`
-    reads `open_for_work`); its disagreements stay as they were, read-only,
-    with their history.
+    <date>". With the client let go, its disagreements stop being anyone's open
+    items (`DisagreementQuerySet`: open() and the awaiting_… filters leave a
+    let-go client out) and reminders stop (`triggers` reads `open_for_work`),
+    while the records stay as they were, read-only, with their history; the
+    health board leaves the client out unless asked for "Let go"
+    (`filters.HealthFilter`).
     """
     current = _locked(case, None)
     letgo_complete_check(current, by=by, expected_version=expected_version)

@@ -278,15 +278,23 @@ class DisagreementQuerySet(models.QuerySet):
             .exclude(client__status=Client.Status.LET_GO)
         )
 
+    # The open items: each of these, like open(), leaves out the disagreements
+    # of a client let go. The let-go ended what they waited for; their records
+    # stay as they were (services.letgo_complete).
+
     def awaiting_decision(self) -> DisagreementQuerySet:
-        return self.filter(decision=Disagreement.Decision.PENDING)
+        return self.filter(NOT_LET_GO, decision=Disagreement.Decision.PENDING)
 
     def awaiting_acknowledgment(self) -> DisagreementQuerySet:
-        return self.filter(decision=Disagreement.Decision.PROCEEDED).exclude(risk_acknowledged=True)
+        return self.filter(NOT_LET_GO, decision=Disagreement.Decision.PROCEEDED).exclude(
+            risk_acknowledged=True
+        )
 
     def awaiting_outcome(self) -> DisagreementQuerySet:
         return self.filter(
-            decision__in=Disagreement.DECISIONS_WITH_OUTCOME, verdict=Disagreement.Verdict.PENDING
+            NOT_LET_GO,
+            decision__in=Disagreement.DECISIONS_WITH_OUTCOME,
+            verdict=Disagreement.Verdict.PENDING,
         )
 
     def follow_up_due(self, *, within_days: int = 0) -> DisagreementQuerySet:
@@ -305,8 +313,9 @@ class DisagreementQuerySet(models.QuerySet):
         return self.open().filter(follow_up_on__gte=today, follow_up_on__lte=horizon)
 
     def awaiting_review(self) -> DisagreementQuerySet:
-        """Not yet reviewed by a manager (review locks the facts)."""
-        return self.filter(reviewed_at__isnull=True)
+        """Not yet reviewed by a manager (review locks the facts), on a client
+        not let go (whose log can no longer be reviewed)."""
+        return self.filter(NOT_LET_GO, reviewed_at__isnull=True)
 
     def with_ranks(self) -> DisagreementQuerySet:
         """`severity_rank` and `tone_rank`, so sorting goes by weight, not alphabetically."""
@@ -321,10 +330,12 @@ class DisagreementQuerySet(models.QuerySet):
         )
 
     def open(self) -> DisagreementQuerySet:
-        """Anything still waiting for the client, the acknowledgment or the outcome."""
+        """Anything still waiting for the client, the acknowledgment or the
+        outcome, on a client not let go."""
         return self.filter(Disagreement.open_q())
 
     def closed(self) -> DisagreementQuerySet:
+        """Everything else, a let-go client's whole log included."""
         return self.exclude(Disagreement.open_q())
 
 
@@ -337,6 +348,8 @@ DISAGREEMENT_OPEN = (
     | (Q(decision="proceeded") & ~Q(risk_acknowledged=True))
     | Q(decision__in=["accepted", "compromise", "proceeded"], verdict="pending")
 )
+# ... and the client has not been let go: nobody can act on its log any more.
+NOT_LET_GO = ~Q(client__status="let_go")
 
 
 class Disagreement(models.Model):
@@ -492,7 +505,8 @@ class Disagreement(models.Model):
 
     @staticmethod
     def open_q() -> Q:
-        return DISAGREEMENT_OPEN
+        """An open item: DISAGREEMENT_OPEN, on a client not let go (a join)."""
+        return DISAGREEMENT_OPEN & NOT_LET_GO
 
     def clean_fields(self, exclude=None) -> None:
         # A relation whose record is loaded on this instance (the form's

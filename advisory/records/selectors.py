@@ -122,8 +122,9 @@ def waiting_on(mine: QuerySet[Disagreement]) -> list[Panel]:
 
 def for_managers(user: User) -> list[Panel]:
     """What a manager (or an admin, firm-wide) looks after: clients newly
-    adversarial, band overrides about to end, disagreements not yet reviewed."""
-    scope = Client.objects.visible_to(user).active()
+    adversarial, band overrides about to end, disagreements not yet reviewed;
+    none of a client let go."""
+    scope = Client.objects.visible_to(user).open_for_work()
     panels = [
         _panel(
             "adversarial",
@@ -182,13 +183,16 @@ def dashboard(user: User) -> dict:
     my_clients = Client.objects.my_clients(user).select_related("team")
     # The ids themselves (a few hundred at most): with a subquery the database
     # can't tell how few clients these are, and reads every open disagreement.
+    # A let-go client stays among my clients, but has no open items: the
+    # panels' filters leave its disagreements out (DisagreementQuerySet).
     my_ids = list(my_clients.values_list("pk", flat=True))
     mine = Disagreement.objects.filter(client__in=my_ids).active()
     return {
         "letgo": letgo_waiting(user) if user.has_perm("accounts.decide_letgo") else None,
         "board": (
             {
-                "counts": health.band_counts(Client.objects.visible_to(user).active()),
+                # As the health board's default view counts them: no let-go client.
+                "counts": health.band_counts(Client.objects.visible_to(user).open_for_work()),
                 "panels": for_managers(user),
             }
             if user.has_perm("accounts.view_health_board")

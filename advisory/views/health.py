@@ -52,8 +52,9 @@ def health_board(request: HttpRequest) -> HttpResponse:
     """Which relationships turned adversarial, over the user's scope."""
     clients = Client.objects.visible_to(request.user).active()
     filterset = HealthFilter(request.GET, queryset=clients, user=request.user)
-    # A stale bookmark or a hand-typed value: show everything (and say so on the page).
-    filtered = filterset.qs if filterset.is_valid() else clients
+    # A stale bookmark or a hand-typed value: show every current client (and
+    # say so on the page); let-go clients only under the "Let go" filter.
+    filtered = filterset.qs if filterset.is_valid() else clients.open_for_work()
     rows = selectors.with_board_columns(filtered.select_related("lead_advisor", "team"))
     rows = _sorted(rows, request.GET.get("o", ""))
     if wants_csv(request):

@@ -343,7 +343,9 @@ def test_the_confirmation_page_says_what_completing_does(client, admin, engageme
     assert "Each is marked terminated, ending on the effective date" in page
     assert "Tax 2027" in page and "Valuation" in page
     assert "Audit 2025" not in page  # already completed: nothing to end
+    assert "leave everyone's open items and home pages" in page
     assert "Candor stops sending follow-up and acknowledgment reminders" in page
+    assert "leaves the health board, its band counts and charts" in page
     assert "brings back the client only, not its engagements" in page
     assert state(ticked)[0] == Status.APPROVED
 

@@ -1,0 +1,333 @@
+"""What a completed let-go does beyond the case: the client's disagreements stop
+being anyone's open items (the records unchanged), reminders stop, and the
+client leaves the health board's default view, its band counts and charts and
+the dashboards, while the board's "Let go" filter still shows it. Reinstating
+brings it all back."""
+
+from __future__ import annotations
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from advisory.letgo.services import (
+    client_reinstate,
+    letgo_complete,
+    letgo_decide,
+    letgo_propose,
+)
+from advisory.models import (
+    Client,
+    Disagreement,
+    HealthSnapshot,
+    LetGoCase,
+    Notification,
+    NotificationKind,
+)
+from advisory.notifications import triggers
+from advisory.records import selectors as dashboard
+from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory
+from tests.records import fresh, tick_all
+
+pytestmark = pytest.mark.django_db
+
+TODAY = datetime.date(2026, 3, 16)
+DAY = datetime.timedelta(days=1)
+D = Disagreement
+BOARD = reverse("health-board")
+HOME = reverse("dashboard")
+
+
+@pytest.fixture(autouse=True)
+def _today(time_machine) -> None:
+    # Frozen: a session's first request of a minute also moves its expiry.
+    time_machine.move_to(
+        datetime.datetime(2026, 3, 16, 10, tzinfo=ZoneInfo("Europe/London")), tick=False
+    )
+
+
+def let_go(client: Client, *, advisor, admin) -> LetGoCase:
+    """Propose, approve, get ready and complete, through the services."""
+    evidence = list(client.disagreements.all()[:1])
+    case = letgo_propose(
+        client,
+        by=advisor,
+        reason=LetGoCase.Reason.HOSTILE_CONDUCT,
+        justification="Abuse on every call since March.",
+        evidence=evidence,
+    )
+    case = tick_all(letgo_decide(case, by=admin, approve=True, note="Agreed."), admin)
+    return letgo_complete(case, by=admin, expected_version=case.version)
+
+
+def open_items(client: Client, engagement=None) -> list[Disagreement]:
+    """One disagreement waiting on each thing an open item can wait for."""
+    engagement = engagement or client.engagements.first() or EngagementFactory(client=client)
+    log = DisagreementFactory
+    return [
+        log(engagement=engagement, title=f"{client} decision", follow_up_on=TODAY - 2 * DAY),
+        log(
+            engagement=engagement,
+            title=f"{client} acknowledgment",
+            decision=D.Decision.PROCEEDED,
+            decided_on=TODAY - 8 * DAY,
+            follow_up_on=TODAY + 2 * DAY,
+        ),
+        log(
+            engagement=engagement,
+            title=f"{client} outcome",
+            decision=D.Decision.ACCEPTED,
+            decided_on=TODAY - 9 * DAY,
+            follow_up_on=TODAY,
+        ),
+    ]
+
+
+@pytest.fixture
+def acme_items(acme, acme_engagement) -> list[Disagreement]:
+    return open_items(acme, acme_engagement)
+
+
+@pytest.fixture
+def bolt(advisor, team) -> Client:
+    """Another client of `advisor`, staying."""
+    bolt = ClientFactory(name="Bolt Logistics", lead_advisor=advisor, team=team)
+    open_items(bolt)
+    return bolt
+
+
+def snapshot_of(d: Disagreement) -> tuple:
+    d = fresh(d)
+    return (d.decision, d.verdict, d.risk_acknowledged, d.follow_up_on, d.version)
+
+
+# --- Open items --------------------------------------------------------------------
+
+
+def test_a_let_go_clients_disagreements_are_no_longer_open_items(
+    acme, acme_items, bolt, advisor, admin
+):
+    before = {d.pk: (snapshot_of(d), d.history.count()) for d in acme_items}
+    assert D.objects.filter(client=acme).open().count() == 3
+
+    let_go(acme, advisor=advisor, admin=admin)
+
+    log = D.objects.filter(client=acme)
+    assert log.open().count() == 0
+    assert log.closed().count() == 3
+    for state in [
+        "awaiting_decision",
+        "awaiting_acknowledgment",
+        "awaiting_outcome",
+        "follow_up_overdue",
+        "follow_up_coming",
+        "awaiting_review",
+    ]:
+        assert not getattr(log, state)().exists(), state
+        assert getattr(D.objects.filter(client=bolt), state)().exists(), state
+    # The records themselves are unchanged, with no new history entry.
+    assert {d.pk: (snapshot_of(d), d.history.count()) for d in acme_items} == before
+
+
+def test_the_advisors_home_leaves_out_a_let_go_clients_open_items(
+    client, acme, acme_items, bolt, advisor, admin
+):
+    let_go(acme, advisor=advisor, admin=admin)
+    client.force_login(advisor)
+
+    response = client.get(HOME)
+
+    assert response.context["open_count"] == 3  # Bolt's only
+    for panel in response.context["waiting"]:
+        assert panel.rows, panel.key
+        assert all(d.client_id == bolt.pk for d in panel.rows), panel.key
+        assert panel.count == len(panel.rows), panel.key
+    assert "Acme Holdings decision" not in response.content.decode()
+
+
+def test_the_open_items_list_the_home_page_links_to_counts_the_same(
+    client, acme, acme_items, bolt, advisor, admin
+):
+    let_go(acme, advisor=advisor, admin=admin)
+    client.force_login(advisor)
+    home = client.get(HOME).context
+
+    listed = client.get(home["open_url"]).context["page_obj"]
+
+    assert listed.paginator.count == home["open_count"] == 3
+    for panel in home["waiting"]:
+        assert client.get(panel.url).context["page_obj"].paginator.count == panel.count
+
+
+def test_the_managers_home_leaves_out_a_let_go_client(
+    client, acme, acme_items, bolt, advisor, manager, admin
+):
+    Client.objects.filter(pk__in=[acme.pk, bolt.pk]).update(health_band="adversarial")
+    for c in (acme, bolt):
+        HealthSnapshot.objects.create(client=c, date=TODAY - DAY, score=20, band="adversarial")
+    let_go(acme, advisor=advisor, admin=admin)
+    Client.objects.filter(pk=acme.pk).update(health_band="adversarial")
+
+    context = dashboard.dashboard(manager)
+
+    assert context["board"]["counts"]["adversarial"] == 1
+    panels = {panel.key: panel for panel in context["board"]["panels"]}
+    assert [c.name for c in panels["adversarial"].rows] == ["Bolt Logistics"]
+    assert panels["review"].count == 3
+    assert {d.client_id for d in panels["review"].rows} == {bolt.pk}
+    client.force_login(manager)
+    reviews = client.get(panels["review"].url).context["page_obj"]
+    assert reviews.paginator.count == 3
+
+
+def home_queries(user) -> int:
+    """How many queries the home page's reads take (the page itself may be cached)."""
+    with CaptureQueriesContext(connection) as queries:
+        context = dashboard.dashboard(user)
+        list(context["my_clients"]), list(context["teams"]), list(context["team_summary"])
+    return len(queries.captured_queries)
+
+
+@pytest.mark.parametrize("role", ["advisor", "manager"])
+def test_a_let_go_adds_no_query_to_the_home_page(
+    role, request, acme, acme_items, bolt, advisor, admin
+):
+    user = request.getfixturevalue(role)
+    before = home_queries(user)
+
+    let_go(acme, advisor=advisor, admin=admin)
+
+    assert home_queries(user) <= before
+
+
+# --- Reminders ---------------------------------------------------------------------
+
+
+def test_reminders_stop_for_a_let_go_client(acme, acme_items, bolt, advisor, admin, settings):
+    settings.CANDOR_NOTIFICATIONS = {
+        **settings.CANDOR_NOTIFICATIONS,
+        "acknowledgment_grace_days": 7,
+        "catch_up_days": 3,
+    }
+    let_go(acme, advisor=advisor, admin=admin)
+
+    triggers.remind_follow_ups(today=TODAY)
+    triggers.remind_missing_acknowledgments(today=TODAY)
+
+    reminded = set(
+        Notification.objects.filter(
+            kind__in=[NotificationKind.FOLLOW_UP_DUE, NotificationKind.ACKNOWLEDGMENT_MISSING]
+        ).values_list("title", flat=True)
+    )
+    assert "Follow-up due: Bolt Logistics decision" in reminded
+    assert "Acknowledgment still missing: Bolt Logistics acknowledgment" in reminded
+    assert not [title for title in reminded if "Acme Holdings" in title]
+
+
+# --- The health board --------------------------------------------------------------
+
+
+@pytest.fixture
+def board_cast(acme, acme_items, bolt, advisor, admin) -> None:
+    """Acme (let go) and Bolt, both adversarial now and a month ago."""
+    for c in (acme, bolt):
+        HealthSnapshot.objects.create(client=c, date=TODAY - 40 * DAY, score=20, band="adversarial")
+        HealthSnapshot.objects.create(client=c, date=TODAY - DAY, score=20, band="adversarial")
+    let_go(acme, advisor=advisor, admin=admin)
+    Client.objects.filter(pk__in=[acme.pk, bolt.pk]).update(
+        health_score=20, health_band="adversarial"
+    )
+
+
+def board(client, user, query: str = ""):
+    client.force_login(user)
+    response = client.get(f"{BOARD}{query}")
+    assert response.status_code == 200
+    return response
+
+
+def adversarial_tile(response) -> dict:
+    return next(t for t in response.context["tiles"] if t["band"] == "adversarial")
+
+
+def test_the_board_leaves_a_let_go_client_out_of_rows_counts_and_charts(
+    client, manager, board_cast
+):
+    response = board(client, manager)
+
+    assert [c.name for c in response.context["page_obj"]] == ["Bolt Logistics"]
+    assert adversarial_tile(response)["count"] == 1
+    assert adversarial_tile(response)["change"] == 0
+    assert response.context["chart_data"]["bands"]["Adversarial"][-1] == 1
+    assert "Acme Holdings" not in response.content.decode()
+
+
+def test_the_let_go_filter_shows_only_let_go_clients(client, manager, board_cast):
+    response = board(client, manager, "?relationship=let_go")
+
+    assert [c.name for c in response.context["page_obj"]] == ["Acme Holdings"]
+    assert adversarial_tile(response)["count"] == 1
+    assert response.context["chart_data"]["bands"]["Adversarial"][-1] == 1
+    page = response.content.decode()
+    assert '<option value="let_go" selected>Let go</option>' in page
+
+
+def test_an_unknown_filter_value_still_leaves_let_go_clients_out(client, manager, board_cast):
+    response = board(client, manager, "?relationship=gone&band=nonsense")
+
+    assert [c.name for c in response.context["page_obj"]] == ["Bolt Logistics"]
+
+
+def test_the_let_go_filter_is_scoped_to_the_user(client, other_advisor, board_cast):
+    """Someone outside the team sees neither client, let go or not."""
+    assert list(board(client, other_advisor, "?relationship=let_go").context["page_obj"]) == []
+    assert list(board(client, other_advisor).context["page_obj"]) == []
+
+
+def test_the_let_go_filter_costs_no_more_queries(
+    client, manager, board_cast, advisor, admin, team, django_assert_max_num_queries
+):
+    for n in range(5):
+        gone = ClientFactory(name=f"Gone {n}", lead_advisor=advisor, team=team)
+        DisagreementFactory(engagement=EngagementFactory(client=gone))
+        let_go(gone, advisor=advisor, admin=admin)
+    client.force_login(manager)
+    client.get(BOARD)
+
+    with CaptureQueriesContext(connection) as default:
+        client.get(BOARD)
+    with django_assert_max_num_queries(len(default.captured_queries)):
+        response = client.get(f"{BOARD}?relationship=let_go")
+    assert len(response.context["page_obj"]) == 6
+
+
+def test_the_board_export_follows_the_filter(client, manager, board_cast):
+    client.force_login(manager)
+
+    def csv(query: dict) -> str:
+        response = client.get(BOARD, {"format": "csv", **query})
+        return b"".join(response.streaming_content).decode()
+
+    default = csv({})
+    gone = csv({"relationship": "let_go"})
+
+    assert "Bolt Logistics" in default and "Acme Holdings" not in default
+    assert "Acme Holdings" in gone and "Bolt Logistics" not in gone
+
+
+# --- Reinstating brings it back ----------------------------------------------------
+
+
+def test_reinstating_brings_back_open_items_and_the_board(
+    client, acme, acme_items, board_cast, advisor, manager, admin
+):
+    client_reinstate(fresh(acme), by=admin, reason="New board.")
+
+    assert D.objects.filter(client=acme).open().count() == 3
+    names = [c.name for c in board(client, manager).context["page_obj"]]
+    assert names == ["Acme Holdings", "Bolt Logistics"]
+    assert dashboard.dashboard(advisor)["open_count"] == 6
