@@ -11,6 +11,8 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from advisory.models import Client, Disagreement
+
 register = template.Library()
 
 
@@ -34,9 +36,20 @@ def status_pills(disagreement, only: str = "") -> dict:
     `only` picks one part for a table's own column: "decision" (the decision,
     or that it is awaited, and a missing acknowledgment), "verdict" (the
     verdict, or that the outcome is awaited) or "follow_up".
+
+    An open disagreement of a client let go waits on nothing any more: it says
+    "Closed at let-go" (with the decision, if one was made) instead. The
+    client's status is read only when the page loaded the client with the
+    row, as every page showing pills does: never a query per row.
     """
     d = disagreement
     parts = {"decision": [], "verdict": [], "follow_up": []}
+    if d.is_open and _client_let_go(d):
+        if not d.awaiting_decision:
+            parts["decision"].append((f"badge-decision-{d.decision}", d.get_decision_display()))
+        parts["decision"].append(("text-bg-secondary", "Closed at let-go"))
+        keys = [only] if only else list(parts)
+        return {"pills": [pill for key in keys for pill in parts[key]]}
     if d.awaiting_decision:
         parts["decision"].append(("text-bg-light border", "Awaiting decision"))
     else:
@@ -51,6 +64,12 @@ def status_pills(disagreement, only: str = "") -> dict:
         parts["follow_up"].append(("text-bg-danger", "Follow-up due"))
     keys = [only] if only else list(parts)
     return {"pills": [pill for key in keys for pill in parts[key]]}
+
+
+def _client_let_go(disagreement: Disagreement) -> bool:
+    if not Disagreement.client.is_cached(disagreement):
+        return False
+    return disagreement.client.status == Client.Status.LET_GO
 
 
 @register.filter

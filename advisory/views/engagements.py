@@ -72,7 +72,9 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     engagement = get_visible_or_404(
         Engagement.objects.select_related("client", "lead_advisor"), request.user, pk=pk
     )
-    disagreements = engagement.disagreements.active().select_related("engagement", "logged_by")
+    disagreements = engagement.disagreements.active().select_related(
+        "client", "engagement", "logged_by"
+    )
     context = {
         "engagement": engagement,
         "members": engagement.members.all(),

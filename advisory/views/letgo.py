@@ -97,7 +97,7 @@ def _detail_context(request: HttpRequest, case: LetGoCase, **forms) -> dict:
         "case": case,
         "client": case.client,
         "second_factor": _second_factor_missing(request),
-        "evidence": case.evidence.select_related("engagement", "logged_by").order_by(
+        "evidence": case.evidence.select_related("client", "engagement", "logged_by").order_by(
             "occurred_on", "pk"
         ),
         "decision_form": forms.get("decision_form")

@@ -7,6 +7,7 @@ brings it all back."""
 from __future__ import annotations
 
 import datetime
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -40,6 +41,8 @@ DAY = datetime.timedelta(days=1)
 D = Disagreement
 BOARD = reverse("health-board")
 HOME = reverse("dashboard")
+# A pill saying what a disagreement waits on (templates/advisory/_status_pills.html).
+WAITING_PILL = re.compile(r'<span class="badge [^"]*">(Awaiting [a-z]+|Follow-up due)</span>')
 
 
 @pytest.fixture(autouse=True)
@@ -331,3 +334,81 @@ def test_reinstating_brings_back_open_items_and_the_board(
     names = [c.name for c in board(client, manager).context["page_obj"]]
     assert names == ["Acme Holdings", "Bolt Logistics"]
     assert dashboard.dashboard(advisor)["open_count"] == 6
+
+
+# --- Closed at let-go, on the records' pages ---------------------------------------
+
+
+@pytest.fixture
+def gone(acme, acme_items, advisor, admin) -> LetGoCase:
+    return let_go(acme, advisor=advisor, admin=admin)
+
+
+def page_text(client, user, url: str) -> str:
+    client.force_login(user)
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_let_go_clients_open_disagreement_says_closed_at_let_go(
+    client, advisor, acme_items, gone
+):
+    waiting, proceeded, _accepted = acme_items
+
+    page = page_text(client, advisor, waiting.get_absolute_url())
+
+    assert "Closed at let-go" in page
+    assert "Awaiting decision" not in page
+    page = page_text(client, advisor, proceeded.get_absolute_url())
+    assert "Closed at let-go" in page
+    assert "Proceeded against advice" in page  # the decision made stays said
+    assert "Awaiting acknowledgment" not in page
+
+
+@pytest.mark.parametrize("where", ["list", "client", "engagement", "case"])
+def test_pages_listing_a_let_go_clients_disagreements_say_closed_at_let_go(
+    where, client, advisor, acme, acme_engagement, gone
+):
+    url = {
+        "list": f"{reverse('disagreement-list')}?client={acme.pk}",
+        "client": acme.get_absolute_url(),
+        "engagement": acme_engagement.get_absolute_url(),
+        "case": gone.get_absolute_url(),
+    }[where]
+
+    page = page_text(client, advisor, url)
+
+    assert '<span class="badge text-bg-secondary">Closed at let-go</span>' in page
+    assert not WAITING_PILL.search(page)
+
+
+def test_before_the_let_go_the_same_disagreements_say_what_they_wait_on(
+    client, advisor, acme, acme_items
+):
+    page = page_text(client, advisor, acme.get_absolute_url())
+
+    assert WAITING_PILL.search(page)
+    assert "Closed at let-go" not in page
+
+
+@pytest.mark.parametrize("where", ["list", "client", "engagement", "case"])
+def test_the_closed_at_let_go_pills_cost_no_query_per_row(
+    where, client, advisor, acme, acme_engagement, gone
+):
+    url = {
+        "list": f"{reverse('disagreement-list')}?client={acme.pk}",
+        "client": acme.get_absolute_url(),
+        "engagement": acme_engagement.get_absolute_url(),
+        "case": gone.get_absolute_url(),
+    }[where]
+    page_text(client, advisor, url)  # the session's first request of the minute
+    counts = []
+    for _ in range(2):
+        more = DisagreementFactory.create_batch(12, engagement=acme_engagement)
+        gone.evidence.add(*more)
+        with CaptureQueriesContext(connection) as queries:
+            assert "Closed at let-go" in page_text(client, advisor, url)
+        counts.append(len(queries.captured_queries))
+
+    assert counts[0] == counts[1]
