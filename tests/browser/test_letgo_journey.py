@@ -104,6 +104,13 @@ def test_an_admin_approves_offboards_and_the_client_is_let_go(
     expect(page.get_by_role("button", name="Complete offboarding")).to_have_count(0)
     assert axe_violations(page) == []
 
+    # Gone from the health board, which still shows it under "Let go".
+    page.goto(f"{live_server.url}/health/")
+    expect(page.get_by_role("link", name="Castellan Hotels Group")).to_have_count(0)
+    page.goto(f"{live_server.url}/health/?relationship=let_go")
+    expect(page.get_by_role("link", name="Castellan Hotels Group")).to_be_visible()
+    assert Engagement.objects.get(title="Group audit 2026").status == "terminated"
+
     page.get_by_role("link", name="Castellan Hotels Group").first.click()
     expect(page.get_by_role("status").filter(has_text="Let go.")).to_be_visible()
     expect(page.locator("main").get_by_role("link", name="Log disagreement")).to_have_count(0)
