@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from advisory.health import selectors as health_selectors
 from advisory.letgo.services import (
     client_reinstate,
     letgo_complete,
@@ -205,6 +206,18 @@ def test_a_let_go_adds_no_query_to_the_home_page(
     let_go(acme, advisor=advisor, admin=admin)
 
     assert home_queries(user) <= before
+
+
+def test_the_client_page_and_the_advisor_breakdown_count_no_open_item(
+    client, acme, acme_items, bolt, advisor, manager, admin
+):
+    let_go(acme, advisor=advisor, admin=admin)
+    client.force_login(manager)
+
+    assert client.get(acme.get_absolute_url()).context["open_count"] == 0
+    assert client.get(bolt.get_absolute_url()).context["open_count"] == 3
+    [stats] = health_selectors.advisor_breakdown(D.objects.all(), since=TODAY - 30 * DAY)
+    assert (stats.advisor, stats.logged, stats.open_items) == (advisor, 6, 3)
 
 
 # --- Reminders ---------------------------------------------------------------------
