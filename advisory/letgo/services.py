@@ -14,7 +14,7 @@ import re
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts.models import User
 from accounts.permissions import can_view
@@ -217,8 +217,9 @@ PLACEHOLDER = re.compile(r"\[[^\[\]]*\]")
 
 # The checklist, item by item: what Candor checks for itself before completing,
 # and what rests on the admin's word.
-#   check_notice_sent       the letter is written and no placeholder is left in
-#                           it (checked); that it went out is the admin's word.
+#   check_notice_sent       the letter is written, no placeholder is left in it
+#                           and it gives the effective date the notice period
+#                           sets (checked); that it went out is the admin's word.
 #   check_deadlines_stated  the deadlines paragraph is filled in: no placeholder
 #                           is left in the letter (checked).
 #   check_engagements_closed  completing closes them itself (terminated, ending
@@ -261,6 +262,16 @@ def letter_problems(case: LetGoCase) -> list[str]:
         f"replace the placeholder {placeholder} with the real text"
         for placeholder in dict.fromkeys(PLACEHOLDER.findall(letter))
     ]
+    effective = selectors.effective_date(case)
+    if effective is not None:
+        # Written as the drafted letter writes it (letters/disengagement.txt).
+        day = formats.date_format(effective, "j F Y")
+        if day not in letter:
+            problems.append(
+                f"it does not give the effective date, {day} "
+                f"({case.notice_days} days' notice from the approval), "
+                "on which completing ends the engagements"
+            )
     problems += [
         f"it does not name the engagement “{engagement.title}”, which completing ends"
         for engagement in selectors.engagements_ending(case.client)

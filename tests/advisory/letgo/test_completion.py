@@ -173,6 +173,26 @@ def test_a_letter_that_does_not_name_an_engagement_that_ends_is_refused(
     assert state(ticked) == before
 
 
+def test_a_notice_period_changed_after_the_letter_was_drafted_is_refused(client, admin, approved):
+    """The letter gives 30 days' notice; the engagements would end on another day."""
+    ticked = tick_all(approved, admin)
+    ticked = letgo_update_offboarding(
+        ticked, by=admin, expected_version=ticked.version, notice_days=90
+    )
+    effective = timezone.localdate(ticked.decided_at) + datetime.timedelta(days=90)
+    client.force_login(admin)
+    before = state(ticked)
+
+    response = complete(client, ticked)
+
+    assert shown_messages(response) == [
+        "The letter is not ready: it does not give the effective date, "
+        f"{effective:%-d %B %Y} (90 days' notice from the approval), on which completing "
+        "ends the engagements."
+    ]
+    assert state(ticked) == before
+
+
 def test_unticked_items_and_letter_problems_are_named_together(client, admin, approved):
     unticked = letgo_update_offboarding(
         approved, by=admin, expected_version=approved.version, check_conflicts=True
