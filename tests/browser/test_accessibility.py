@@ -428,6 +428,11 @@ def test_a_disagreement_is_logged_with_the_keyboard_alone(firm: Firm, browser: B
     # The picker: type part of the client's name, Tab on to its engagement, Space.
     tab_to(page, "Find it by the client's or the engagement's name")
     page.keyboard.type(client.name)
+    # The matches replace the list once typing pauses: wait for them (and for
+    # htmx to be done), or Tab walks a list that is swapped away under it.
+    options = page.locator("#engagement-options label")
+    expect(options.filter(has_not_text=client.name)).to_have_count(0)
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
     choice = page.get_by_role("radio", name=client.name).first
     expect(choice).to_be_visible()
     tab_to(page, " ".join(choice.evaluate("radio => radio.labels[0].innerText").split()))
