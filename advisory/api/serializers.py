@@ -245,8 +245,12 @@ class DisagreementSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         choices=Disagreement.AcknowledgmentMethod.choices, allow_blank=True, read_only=True
     )
     is_open = serializers.BooleanField(
+        source="is_open_item",
         read_only=True,
-        help_text="Still waiting for the client's decision, the acknowledgment or the outcome.",
+        help_text=(
+            "Still waiting for the client's decision, the acknowledgment or the outcome; "
+            "false once the client has been let go (nobody can act on it any more)."
+        ),
     )
 
     class Meta:

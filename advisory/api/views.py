@@ -319,7 +319,10 @@ class DisagreementViewSet(ScopedViewSet):
     }
 
     def get_queryset(self) -> QuerySet:
-        return Disagreement.objects.visible_to(self.request.user).with_ranks()
+        # The client with the row: is_open reads its status.
+        return (
+            Disagreement.objects.visible_to(self.request.user).select_related("client").with_ranks()
+        )
 
     def create(self, request: Request) -> Response:
         disagreement = Disagreement(**self.validated(DisagreementSerializer))

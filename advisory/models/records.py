@@ -590,6 +590,13 @@ class Disagreement(models.Model):
         return self.awaiting_decision or self.awaiting_acknowledgment or self.awaiting_outcome
 
     @property
+    def is_open_item(self) -> bool:
+        """Open, and its client not let go: still waiting on someone, as
+        DisagreementQuerySet.open() counts it. Reads the client: load it with
+        the row (select_related) in a list."""
+        return self.is_open and self.client.status != Client.Status.LET_GO
+
+    @property
     def is_reviewed(self) -> bool:
         return self.reviewed_at is not None
 

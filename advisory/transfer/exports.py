@@ -164,6 +164,8 @@ def _local_date(moment: datetime.datetime | None) -> datetime.date | None:
 
 def _open_items(disagreement) -> list[str]:
     # The open-item pills of {% status_pills %} (advisory/templatetags/candor.py).
+    if disagreement.is_open and not disagreement.is_open_item:
+        return ["Closed at let-go"]
     items = {
         "Awaiting decision": disagreement.awaiting_decision,
         "Awaiting acknowledgment": disagreement.awaiting_acknowledgment,

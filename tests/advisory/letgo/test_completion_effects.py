@@ -6,7 +6,9 @@ brings it all back."""
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import re
 from zoneinfo import ZoneInfo
 
@@ -14,7 +16,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from advisory.health import selectors as health_selectors
 from advisory.letgo.services import (
     client_reinstate,
@@ -377,6 +381,21 @@ def test_a_let_go_clients_open_disagreement_says_closed_at_let_go(
     assert "Closed at let-go" in page
     assert "Proceeded against advice" in page  # the decision made stays said
     assert "Awaiting acknowledgment" not in page
+
+
+def test_the_api_and_the_csv_say_closed_as_the_pages_do(client, advisor, acme, acme_items, gone):
+    _, secret = ApiToken.objects.issue(user=advisor, name="tests")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    listed = api.get("/api/disagreements/", {"client": acme.pk}).json()["results"]
+    client.force_login(advisor)
+    export = client.get(reverse("disagreement-list"), {"client": acme.pk, "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+
+    assert sorted(d["id"] for d in listed) == sorted(d.pk for d in acme_items)
+    assert [d["is_open"] for d in listed] == [False] * 3
+    assert [row["Open items"] for row in rows] == ["Closed at let-go"] * 3
 
 
 @pytest.mark.parametrize("where", ["list", "client", "engagement", "case"])
