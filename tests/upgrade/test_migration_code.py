@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from importlib import import_module
+from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 
+from advisory.history import verification
 from advisory.models import ClientMonth, ClientStats, evidence_path
+from advisory.records.versioning import record_save
 
 
 @pytest.mark.django_db
@@ -35,3 +41,29 @@ def test_migration_0001_still_names_the_evidence_upload_path():
         if name == "file"
     )
     assert upload_to is evidence_path
+
+
+@pytest.mark.usefixtures("_as_found")
+@pytest.mark.django_db(transaction=True)
+def test_migration_0018_leaves_the_log_verifying(acme, dispute, manager):
+    """0018 only adds an index (PostgreSQL: the search's date-and-words one) to
+    a history-tracked table: a log written before it verifies after it."""
+    dispute.title = "Stock count skipped again"
+    record_save(dispute, by=manager, reason="Typo", expected_version=dispute.version)
+    connection = connections[DEFAULT_DB_ALIAS]
+
+    MigrationExecutor(connection).migrate([("advisory", "0017_saved_views")])
+    executor = MigrationExecutor(connection)
+    executor.migrate([("advisory", "0018_disagreement_recent_search_index")])
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM pg_indexes WHERE indexname = 'disagreement_recent_search_idx'"
+            )
+            assert cursor.fetchone()
+    out = StringIO()
+    call_command("verify_log", stdout=out)
+    assert "Log intact" in out.getvalue()
+    report = verification.verify()
+    assert report.ok and report.entries >= 3  # the client, engagement, disagreement and its change
