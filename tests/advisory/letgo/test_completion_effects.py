@@ -398,16 +398,21 @@ def test_the_api_and_the_csv_say_closed_as_the_pages_do(client, advisor, acme, a
     assert [row["Open items"] for row in rows] == ["Closed at let-go"] * 3
 
 
-@pytest.mark.parametrize("where", ["list", "client", "engagement", "case"])
-def test_pages_listing_a_let_go_clients_disagreements_say_closed_at_let_go(
-    where, client, advisor, acme, acme_engagement, gone
-):
-    url = {
+@pytest.fixture(params=["list", "client", "engagement", "case"])
+def listing(request, acme, acme_engagement, gone) -> str:
+    """A page listing the let-go client's disagreements with their pills."""
+    return {
         "list": f"{reverse('disagreement-list')}?client={acme.pk}",
         "client": acme.get_absolute_url(),
         "engagement": acme_engagement.get_absolute_url(),
         "case": gone.get_absolute_url(),
-    }[where]
+    }[request.param]
+
+
+def test_pages_listing_a_let_go_clients_disagreements_say_closed_at_let_go(
+    client, advisor, listing
+):
+    url = listing
 
     page = page_text(client, advisor, url)
 
@@ -424,16 +429,10 @@ def test_before_the_let_go_the_same_disagreements_say_what_they_wait_on(
     assert "Closed at let-go" not in page
 
 
-@pytest.mark.parametrize("where", ["list", "client", "engagement", "case"])
 def test_the_closed_at_let_go_pills_cost_no_query_per_row(
-    where, client, advisor, acme, acme_engagement, gone
+    client, advisor, acme_engagement, gone, listing
 ):
-    url = {
-        "list": f"{reverse('disagreement-list')}?client={acme.pk}",
-        "client": acme.get_absolute_url(),
-        "engagement": acme_engagement.get_absolute_url(),
-        "case": gone.get_absolute_url(),
-    }[where]
+    url = listing
     page_text(client, advisor, url)  # the session's first request of the minute
     counts = []
     for _ in range(2):
