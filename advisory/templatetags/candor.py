@@ -43,25 +43,23 @@ def status_pills(disagreement, only: str = "") -> dict:
     row, as every page showing pills does: never a query per row.
     """
     d = disagreement
+    closed = d.is_open and _client_let_go(d)
     parts = {"decision": [], "verdict": [], "follow_up": []}
-    if d.is_open and _client_let_go(d):
-        if not d.awaiting_decision:
-            parts["decision"].append((f"badge-decision-{d.decision}", d.get_decision_display()))
-        parts["decision"].append(("text-bg-secondary", "Closed at let-go"))
-        keys = [only] if only else list(parts)
-        return {"pills": [pill for key in keys for pill in parts[key]]}
-    if d.awaiting_decision:
-        parts["decision"].append(("text-bg-light border", "Awaiting decision"))
-    else:
+    if not d.awaiting_decision:
         parts["decision"].append((f"badge-decision-{d.decision}", d.get_decision_display()))
-    if d.awaiting_acknowledgment:
-        parts["decision"].append(("text-bg-warning", "Awaiting acknowledgment"))
     if d.verdict != d.Verdict.PENDING:
         parts["verdict"].append((f"badge-verdict-{d.verdict}", d.get_verdict_display()))
-    elif d.awaiting_outcome:
-        parts["verdict"].append(("text-bg-light border", "Awaiting outcome"))
-    if d.follow_up_due:
-        parts["follow_up"].append(("text-bg-danger", "Follow-up due"))
+    if closed:
+        parts["decision"].append(("text-bg-secondary", "Closed at let-go"))
+    else:
+        if d.awaiting_decision:
+            parts["decision"].append(("text-bg-light border", "Awaiting decision"))
+        if d.awaiting_acknowledgment:
+            parts["decision"].append(("text-bg-warning", "Awaiting acknowledgment"))
+        if d.awaiting_outcome:
+            parts["verdict"].append(("text-bg-light border", "Awaiting outcome"))
+        if d.follow_up_due:
+            parts["follow_up"].append(("text-bg-danger", "Follow-up due"))
     keys = [only] if only else list(parts)
     return {"pills": [pill for key in keys for pill in parts[key]]}
 
