@@ -93,6 +93,16 @@ def band_for(score: int, weights: Weights) -> str:
     return ADVERSARIAL
 
 
+def recency(age_days: int, weights: Weights) -> float:
+    """How much of its friction a disagreement this many days old still adds."""
+    return 0.5 ** (age_days / weights["half_life_days"])
+
+
+def score_for(total_friction: float, weights: Weights) -> int:
+    """The score a client's total friction leaves of 100."""
+    return _round_half_up(100 * math.exp(-total_friction / weights["scale"]))
+
+
 def contribution(facts: Facts, *, as_of: date, weights: Weights) -> Contribution | None:
     """The friction one disagreement adds as of a date, or None when it is ignored.
 
@@ -112,7 +122,7 @@ def contribution(facts: Facts, *, as_of: date, weights: Weights) -> Contribution
         outcome_factor = 1.0
     else:
         outcome_factor = _factor(w, "outcome", facts.verdict)
-    decay = 0.5 ** (age_days / w["half_life_days"])
+    decay = recency(age_days, w)
     friction = severity_weight * tone_factor * decision_factor * outcome_factor * decay
     return Contribution(
         facts=facts,
@@ -156,7 +166,7 @@ def score(disagreements: Iterable[Facts], *, as_of: date, weights: Weights) -> H
     # fsum is exactly rounded, so the total does not depend on the order of the
     # input and one more disagreement can never make it smaller.
     total = math.fsum(c.friction for c in contributions)
-    value = _round_half_up(100 * math.exp(-total / w["scale"]))
+    value = score_for(total, w)
     computed_band = band_for(value, w)
     band, cap_reason = computed_band, ""
     cap = _cap(counted, w)

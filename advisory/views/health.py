@@ -4,7 +4,6 @@ computed, and band overrides."""
 from __future__ import annotations
 
 import datetime
-import math
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import get_visible_or_404, permission_required
 from advisory.filters import HealthFilter
 from advisory.forms import BandOverrideForm
-from advisory.health import selectors, services
+from advisory.health import score, selectors, services
 from advisory.models import Client, Disagreement
 from advisory.transfer import exports
 from advisory.views.common import paginate, wants_csv
@@ -138,12 +137,9 @@ def health_score_explained(request: HttpRequest) -> HttpResponse:
         "tone": factors("tone", D.Tone),
         "decision": factors("decision", D.Decision),
         "outcome": factors("outcome", D.Verdict),
-        "decay": [(age, 0.5 ** (age / half_life)) for age in ages],
+        "decay": [(age, score.recency(age, w)) for age in ages],
         # What a total friction of one and two "scales" leaves of 100.
-        "examples": [
-            (total, math.floor(100 * math.exp(-total / w["scale"]) + 0.5))
-            for total in (w["scale"], 2 * w["scale"])
-        ],
+        "examples": [(total, score.score_for(total, w)) for total in (w["scale"], 2 * w["scale"])],
         "bands": w["bands"],
     }
     return render(request, "advisory/health_score.html", context)
