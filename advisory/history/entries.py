@@ -166,6 +166,9 @@ def _names(wanted: dict[type[models.Model], set[Any]]) -> dict[type[models.Model
 def _display(field: models.Field, value: Any, names: dict[type[models.Model], dict]) -> str:
     if _is_empty(value):
         return EMPTY
+    # A structured field says how it reads (a let-go case's deadlines).
+    if hasattr(field, "history_display"):
+        return field.history_display(value) or EMPTY
     if field.is_relation:
         found = names.get(field.related_model, {})
         ids = sorted(value) if field.many_to_many else [value]

@@ -2,15 +2,58 @@
 
 from __future__ import annotations
 
-from django.core.validators import MinValueValidator
+import datetime
+from typing import Any
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from simple_history.models import HistoricalRecords
 
 from accounts.models import User
-from advisory.models.records import Client, Disagreement, long_text
+from advisory.models.records import LONG_TEXT, Client, Disagreement, long_text
+
+# The notice a letter may give, in days, and the longest letter Candor keeps.
+NOTICE_DAYS_MIN, NOTICE_DAYS_MAX = 1, 365
+NOTICE_DAYS_MESSAGE = (
+    f"The notice period must be between {NOTICE_DAYS_MIN} and {NOTICE_DAYS_MAX} days."
+)
+LETTER_LIMIT = 20_000
+
+# What the letter says by default about the client's files and the fees; the
+# admin may change either on the case, and the letter is drafted from it.
+FILES_DEFAULT = (
+    "We will return your original documents and any property we hold for you. "
+    "Copies we must keep by law or professional rules will be kept securely for "
+    "the required period."
+)
+FEES_DEFAULT = (
+    "We will refund any fees paid for work not yet done, or send a final invoice "
+    "for work done up to the effective date."
+)
+
+
+class DeadlinesField(models.JSONField):
+    """The deadlines the client must watch, as a list of rows
+    {"description": text, "due_on": "YYYY-MM-DD"}, in the order the letter
+    states them. Kept on the case itself, so that every change is one
+    attributed entry in the case's history and the evidence log."""
+
+    def history_display(self, value: Any) -> str:
+        """One line per deadline, dated as on every other page, for the History tab."""
+        lines = []
+        for row in value or []:
+            if not isinstance(row, dict):
+                lines.append(str(row))
+                continue
+            try:
+                due = formats.date_format(datetime.date.fromisoformat(row.get("due_on") or ""))
+            except (TypeError, ValueError):
+                due = "no date"
+            lines.append(f"{row.get('description') or '(no description)'}: {due}")
+        return "\n".join(lines)
 
 
 class LetGoCaseQuerySet(models.QuerySet):
@@ -78,9 +121,38 @@ class LetGoCase(models.Model):
     check_referral = models.BooleanField(CHECKLIST["check_referral"], default=False)
     referral_note = long_text("referral note", blank=True)
     notice_days = models.PositiveSmallIntegerField(
-        "notice period (days)", default=30, validators=[MinValueValidator(1)]
+        "notice period (days)",
+        default=30,
+        validators=[
+            MinValueValidator(NOTICE_DAYS_MIN, NOTICE_DAYS_MESSAGE),
+            MaxValueValidator(NOTICE_DAYS_MAX, NOTICE_DAYS_MESSAGE),
+        ],
     )
-    letter = long_text("disengagement letter", blank=True)
+    # The letter is drafted from these fields (letgo.services.draft_letter)
+    # each time one of them changes; see letter_draft below.
+    deadlines = DeadlinesField(
+        "deadlines the client must watch", default=list, blank=True, editable=False
+    )
+    files_note = models.TextField(
+        "what happens to the client's files and property",
+        max_length=LONG_TEXT,
+        blank=True,
+        default=FILES_DEFAULT,
+    )
+    fees_note = models.TextField(
+        "what happens to fees", max_length=LONG_TEXT, blank=True, default=FEES_DEFAULT
+    )
+    letter = models.TextField("disengagement letter", max_length=LETTER_LIMIT, blank=True)
+    # The letter as Candor last drafted it from the fields. `letter` equal to
+    # it: not edited by hand, so the next draft replaces it. Different: edited
+    # by hand and kept; a newer draft then waits beside it for the admin's
+    # choice (`letter_choice_pending`) instead of overwriting it.
+    letter_draft = models.TextField(
+        "letter as drafted from the case", max_length=LETTER_LIMIT, blank=True, editable=False
+    )
+    letter_choice_pending = models.BooleanField(
+        "a newer draft waits for the admin's choice", default=False, editable=False
+    )
     completed_by = models.ForeignKey(
         User, models.PROTECT, null=True, blank=True, related_name="+", editable=False
     )
