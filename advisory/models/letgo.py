@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -162,6 +163,49 @@ class LetGoCase(models.Model):
     )
     reinstated_at = models.DateTimeField(null=True, blank=True, editable=False)
     reinstatement_reason = long_text("reason for reinstating", blank=True)
+
+    # --- Sending the letter (advisory/letgo/sending.py) ---------------------------
+    # How the letter went (or is going) out, to whom and when; the case's
+    # history keeps every attempt. `letter_sent_digest` is the SHA-256 of the
+    # letter text that went: a letter changed after that is not the one sent.
+    class LetterDelivery(models.TextChoices):
+        NOT_SENT = "unsent", "Not sent"
+        SENDING = "sending", "Being e-mailed"
+        EMAILED = "emailed", "E-mailed"
+        FAILED = "failed", "E-mail failed"
+        POSTED = "posted", "Sent by post"
+
+    letter_delivery = models.CharField(
+        "letter sent",
+        max_length=20,
+        choices=LetterDelivery,
+        default=LetterDelivery.NOT_SENT,
+        editable=False,
+    )
+    letter_sent_to = models.TextField(
+        "letter sent to", max_length=LONG_TEXT, blank=True, editable=False
+    )
+    letter_sent_on = models.DateField("letter sent on", null=True, blank=True, editable=False)
+    letter_sent_at = models.DateTimeField(
+        "letter's e-mail accepted at", null=True, blank=True, editable=False
+    )
+    letter_sent_by = models.ForeignKey(
+        User, models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    letter_message_id = models.CharField(
+        "letter's e-mail Message-ID", max_length=255, blank=True, editable=False
+    )
+    letter_sent_digest = models.CharField(
+        "SHA-256 of the letter sent", max_length=64, blank=True, editable=False
+    )
+    letter_send_attempts = models.PositiveSmallIntegerField(
+        "letter's e-mail attempts", default=0, editable=False
+    )
+    letter_send_error = models.CharField(
+        "letter's last e-mail failure", max_length=500, blank=True, editable=False
+    )
+    # --- end of sending the letter -------------------------------------------------
+
     version = models.PositiveIntegerField(default=1, editable=False)
 
     history = HistoricalRecords(excluded_fields=["version"], m2m_fields=[evidence])
@@ -197,3 +241,46 @@ class LetGoCase(models.Model):
     @property
     def checklist_complete(self) -> bool:
         return all(getattr(self, name) for name in self.CHECKLIST)
+
+    # --- Sending the letter ---------------------------------------------------------
+
+    @property
+    def letter_digest(self) -> str:
+        """SHA-256 of the letter's text as it stands (line endings as a form sends them aside)."""
+        text = self.letter.replace("\r\n", "\n").strip()
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @property
+    def letter_sent(self) -> bool:
+        """The letter as it stands went out: e-mailed (the mail server took
+        it) or posted, and not changed since."""
+        delivered = self.letter_delivery in (
+            self.LetterDelivery.EMAILED,
+            self.LetterDelivery.POSTED,
+        )
+        return delivered and self.letter_sent_digest == self.letter_digest
+
+    def letter_unsent_reason(self) -> str:
+        """Why the letter does not count as sent yet ("" once it does): what
+        completing the offboarding says until it is."""
+        if self.letter_sent:
+            return ""
+        Delivery = self.LetterDelivery
+        how = "record the day it went by post"
+        if self.letter_delivery == Delivery.SENDING:
+            failed = (
+                f" (attempt {self.letter_send_attempts} failed)"
+                if self.letter_send_attempts
+                else ""
+            )
+            return (
+                f"The letter's e-mail to {self.letter_sent_to} has not gone yet{failed}: "
+                f"wait until it has, or {how}."
+            )
+        if self.letter_delivery == Delivery.FAILED:
+            return f"The letter's e-mail to {self.letter_sent_to} failed: send it again, or {how}."
+        if self.letter_delivery in (Delivery.EMAILED, Delivery.POSTED):
+            return (
+                f"The letter was changed after it was sent: send the letter as it is now, or {how}."
+            )
+        return f"Send the letter first: e-mail it from Candor, or {how}."

@@ -93,6 +93,12 @@ class Client(models.Model):
     contact_name = models.CharField("primary contact", max_length=SHORT_TEXT, blank=True)
     contact_email = models.EmailField("contact e-mail", blank=True)
     contact_phone = models.CharField("contact phone", max_length=50, blank=True)
+    postal_address = models.TextField(
+        "postal address",
+        max_length=500,
+        blank=True,
+        help_text="Where letters go: the disengagement letter's PDF shows it.",
+    )
     lead_advisor = models.ForeignKey(User, models.PROTECT, related_name="led_clients")
     team = models.ForeignKey(
         Team,
