@@ -289,12 +289,10 @@ class DisagreementQuerySet(models.QuerySet):
     # stay as they were (services.letgo_complete).
 
     def awaiting_decision(self) -> DisagreementQuerySet:
-        return self.filter(NOT_LET_GO, decision=Disagreement.Decision.PENDING)
+        return self.filter(Disagreement.awaiting_decision_q())
 
     def awaiting_acknowledgment(self) -> DisagreementQuerySet:
-        return self.filter(NOT_LET_GO, decision=Disagreement.Decision.PROCEEDED).exclude(
-            risk_acknowledged=True
-        )
+        return self.filter(Disagreement.awaiting_acknowledgment_q())
 
     def awaiting_outcome(self) -> DisagreementQuerySet:
         return self.filter(
@@ -310,13 +308,11 @@ class DisagreementQuerySet(models.QuerySet):
 
     def follow_up_overdue(self) -> DisagreementQuerySet:
         """Open disagreements whose follow-up date has passed."""
-        return self.open().filter(follow_up_on__lt=timezone.localdate())
+        return self.filter(Disagreement.follow_up_overdue_q())
 
     def follow_up_coming(self) -> DisagreementQuerySet:
         """Open disagreements to follow up today or in the next FOLLOW_UP_DAYS days."""
-        today = timezone.localdate()
-        horizon = today + datetime.timedelta(days=FOLLOW_UP_DAYS)
-        return self.open().filter(follow_up_on__gte=today, follow_up_on__lte=horizon)
+        return self.filter(Disagreement.follow_up_coming_q())
 
     def awaiting_review(self) -> DisagreementQuerySet:
         """Not yet reviewed by a manager (review locks the facts), on a client
@@ -513,6 +509,30 @@ class Disagreement(models.Model):
     def open_q() -> Q:
         """An open item: DISAGREEMENT_OPEN, on a client not let go (a join)."""
         return DISAGREEMENT_OPEN & NOT_LET_GO
+
+    # The open items a person works from, as conditions: each is a filter of
+    # DisagreementQuerySet and, in one query, a conditional count of several
+    # (the dashboard's panels: records.selectors.waiting_on).
+
+    @staticmethod
+    def awaiting_decision_q() -> Q:
+        return NOT_LET_GO & Q(decision=Disagreement.Decision.PENDING)
+
+    @staticmethod
+    def awaiting_acknowledgment_q() -> Q:
+        return NOT_LET_GO & Q(decision=Disagreement.Decision.PROCEEDED) & ~Q(risk_acknowledged=True)
+
+    @staticmethod
+    def follow_up_overdue_q() -> Q:
+        """Open, and the follow-up date has passed."""
+        return Disagreement.open_q() & Q(follow_up_on__lt=timezone.localdate())
+
+    @staticmethod
+    def follow_up_coming_q() -> Q:
+        """Open, to follow up today or in the next FOLLOW_UP_DAYS days."""
+        today = timezone.localdate()
+        horizon = today + datetime.timedelta(days=FOLLOW_UP_DAYS)
+        return Disagreement.open_q() & Q(follow_up_on__gte=today, follow_up_on__lte=horizon)
 
     def clean_fields(self, exclude=None) -> None:
         # A relation whose record is loaded on this instance (the form's

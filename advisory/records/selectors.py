@@ -7,10 +7,24 @@ page filtered to the same rows, in the same order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
+from operator import attrgetter, or_
+from typing import NamedTuple
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
@@ -48,9 +62,13 @@ class Panel:
 
 def _panel(key: str, title: str, rows: QuerySet, *, url: str, **fields) -> Panel:
     """The panel's first HOME_LIST_LENGTH rows, and how many there are in all
-    (up to Panel.limit: the database stops counting there)."""
+    (up to Panel.limit: the database stops counting there). Fewer rows than a
+    panel shows are all of them: then nothing more is counted."""
     shown = list(rows[:HOME_LIST_LENGTH])
-    count = rows.order_by()[: Panel.limit + 1].count()
+    if len(shown) < HOME_LIST_LENGTH:
+        count = len(shown)
+    else:
+        count = rows.order_by()[: Panel.limit + 1].count()
     return Panel(key=key, title=title, rows=shown, count=count, url=url, **fields)
 
 
@@ -58,66 +76,122 @@ def _list_url(name: str, **query: str) -> str:
     return f"{reverse(name)}?{urlencode(query)}"
 
 
+def _ordering(order: str) -> list[str]:
+    """How the disagreement list orders by `order` (its `o` parameter), with
+    its own tie-breakers."""
+    column = {"occurred": "occurred_on", "follow_up": "follow_up_on"}[order.removeprefix("-")]
+    return [f"-{column}" if order.startswith("-") else column, "-occurred_on", "-pk"]
+
+
 def _disagreements(
     key: str, title: str, rows: QuerySet, *, order: str, empty: str, urgent: bool = False, **query
 ) -> Panel:
-    """A panel of disagreements, ordered as the disagreement list orders by
-    `order` (its `o` parameter, then its own tie-breakers)."""
-    field = order.removeprefix("-")
-    column = {"occurred": "occurred_on", "follow_up": "follow_up_on"}[field]
-    rows = rows.select_related("client").order_by(
-        f"-{column}" if order.startswith("-") else column, "-occurred_on", "-pk"
-    )
+    """A panel of disagreements, ordered as the disagreement list orders by `order`."""
+    rows = rows.select_related("client").order_by(*_ordering(order))
     url = _list_url("disagreement-list", **query, o=order)
     return _panel(key, title, rows, url=url, kind="disagreements", empty=empty, urgent=urgent)
 
 
-def waiting_on(mine: QuerySet[Disagreement]) -> list[Panel]:
+class Waiting(NamedTuple):
+    """A kind of open item that waits on a person: one panel of theirs."""
+
+    key: str  # the panel's
+    state: str  # the disagreement list's `state` filter showing the same rows
+    title: str
+    condition: Callable[[], Q]
+    order: str  # the list's `o`
+    empty: str
+    urgent: bool = False
+
+
+WAITING = [
+    Waiting(
+        "acknowledgment",
+        "awaiting_acknowledgment",
+        "Awaiting the client's acknowledgment of risk",
+        Disagreement.awaiting_acknowledgment_q,
+        "occurred",
+        "No client owes you an acknowledgment.",
+        urgent=True,
+    ),
+    Waiting(
+        "overdue",
+        "follow_up_overdue",
+        "Follow-ups overdue",
+        Disagreement.follow_up_overdue_q,
+        "follow_up",
+        "No follow-up is overdue.",
+        urgent=True,
+    ),
+    Waiting(
+        "followup",
+        "follow_up_coming",
+        f"Follow-ups due today or in the next {FOLLOW_UP_DAYS} days",
+        Disagreement.follow_up_coming_q,
+        "follow_up",
+        f"No follow-up is due in the next {FOLLOW_UP_DAYS} days.",
+    ),
+    Waiting(
+        "decision",
+        "awaiting_decision",
+        "Awaiting the client's decision",
+        Disagreement.awaiting_decision_q,
+        "occurred",
+        "No client's decision is awaited.",
+    ),
+]
+
+
+def waiting_on(mine: QuerySet[Disagreement]) -> tuple[list[Panel], int]:
     """What waits on a person in `mine` (the disagreements on their own
-    clients), most urgent first: the client's acknowledgment of a risk they
-    took against advice, follow-ups overdue, follow-ups coming up, the
-    client's decision."""
-    me = {"mine": "yes"}
-    return [
-        _disagreements(
-            "acknowledgment",
-            "Awaiting the client's acknowledgment of risk",
-            mine.awaiting_acknowledgment(),
-            empty="No client owes you an acknowledgment.",
-            order="occurred",
-            urgent=True,
-            state="awaiting_acknowledgment",
-            **me,
-        ),
-        _disagreements(
-            "overdue",
-            "Follow-ups overdue",
-            mine.follow_up_overdue(),
-            empty="No follow-up is overdue.",
-            order="follow_up",
-            urgent=True,
-            state="follow_up_overdue",
-            **me,
-        ),
-        _disagreements(
-            "followup",
-            f"Follow-ups due today or in the next {FOLLOW_UP_DAYS} days",
-            mine.follow_up_coming(),
-            empty=f"No follow-up is due in the next {FOLLOW_UP_DAYS} days.",
-            order="follow_up",
-            state="follow_up_coming",
-            **me,
-        ),
-        _disagreements(
-            "decision",
-            "Awaiting the client's decision",
-            mine.awaiting_decision(),
-            empty="No client's decision is awaited.",
-            order="occurred",
-            state="awaiting_decision",
-            **me,
-        ),
+    clients), most urgent first (WAITING), and how many open items they have
+    in all.
+
+    Two queries, however many panels: one counts every panel and the open
+    items, one reads each panel's first rows. A person's own clients hold a
+    few thousand disagreements at most; each is read once by each."""
+    counts = mine.aggregate(
+        open=Count("pk", filter=Disagreement.open_q()),
+        **{w.key: Count("pk", filter=w.condition()) for w in WAITING},
+    )
+    first = _first_rows(mine)
+    panels = [
+        Panel(
+            key=w.key,
+            title=w.title,
+            kind="disagreements",
+            rows=first[w.key],
+            count=counts[w.key],
+            url=_list_url("disagreement-list", state=w.state, mine="yes", o=w.order),
+            empty=w.empty,
+            urgent=w.urgent,
+        )
+        for w in WAITING
     ]
+    return panels, counts["open"]
+
+
+def _first_rows(mine: QuerySet[Disagreement]) -> dict[str, list[Disagreement]]:
+    """Each WAITING panel's first HOME_LIST_LENGTH rows, in its order, from one
+    query: every row says which panels it is in (`in_<key>`) and its place in
+    each (`at_<key>`, numbered by a window function in the panel's order)."""
+    annotations = {}
+    for w in WAITING:
+        member = ExpressionWrapper(w.condition(), output_field=BooleanField())
+        annotations[f"in_{w.key}"] = member
+        annotations[f"at_{w.key}"] = Window(
+            RowNumber(), partition_by=[member], order_by=_ordering(w.order)
+        )
+    shown = [Q(**{f"in_{w.key}": True, f"at_{w.key}__lte": HOME_LIST_LENGTH}) for w in WAITING]
+    rows = list(mine.select_related("client").annotate(**annotations).filter(reduce(or_, shown)))
+    first = {}
+    for w in WAITING:
+        place = attrgetter(f"at_{w.key}")
+        mine_here = [
+            row for row in rows if getattr(row, f"in_{w.key}") and place(row) <= HOME_LIST_LENGTH
+        ]
+        first[w.key] = sorted(mine_here, key=place)
+    return first
 
 
 def for_managers(user: User) -> list[Panel]:
@@ -180,13 +254,30 @@ def dashboard(user: User) -> dict:
     """The home page for `user`: an admin's let-go decisions first; with the
     health board, the board's band counts and the manager's panels; then what
     waits on them on their own clients, their clients and their teams."""
-    my_clients = Client.objects.my_clients(user).select_related("team")
-    # The ids themselves (a few hundred at most): with a subquery the database
-    # can't tell how few clients these are, and reads every open disagreement.
-    # A let-go client stays among my clients, but has no open items: the
-    # panels' filters leave its disagreements out (DisagreementQuerySet).
-    my_ids = list(my_clients.values_list("pk", flat=True))
+    # All of them, read once (a few hundred at most): the first few are shown,
+    # and their ids select the disagreements, as a list: with a subquery the
+    # database can't tell how few clients these are, and reads every open
+    # disagreement. A let-go client is not among my clients
+    # (ClientQuerySet.my_clients); the panels' filters would leave its
+    # disagreements out anyway (DisagreementQuerySet).
+    my_clients = list(
+        Client.objects.my_clients(user)
+        .select_related("team")
+        .only("name", "health_band", "team__name")
+    )
+    my_ids = [client.pk for client in my_clients]
     mine = Disagreement.objects.filter(client__in=my_ids).active()
+    waiting, open_count = waiting_on(mine)
+    # The teams they are on, and of those the ones they manage, with their
+    # active clients counted: one query (and one for the managers' names).
+    teams = list(
+        Team.objects.visible_to(user)
+        .annotate(
+            client_count=Count("clients", filter=Q(clients__is_archived=False), distinct=True),
+            managed=Exists(Team.objects.managed_by(user).filter(pk=OuterRef("pk"))),
+        )
+        .prefetch_related("managers")
+    )
     return {
         "letgo": letgo_waiting(user) if user.has_perm("accounts.decide_letgo") else None,
         "board": (
@@ -198,14 +289,12 @@ def dashboard(user: User) -> dict:
             if user.has_perm("accounts.view_health_board")
             else None
         ),
-        "waiting": waiting_on(mine),
-        "open_count": mine.open().count(),
+        "waiting": waiting,
+        "open_count": open_count,
         "open_url": _list_url("disagreement-list", mine="yes", state="open"),
         "my_clients": my_clients[:HOME_LIST_LENGTH],
         "my_client_count": len(my_ids),
         "today": timezone.localdate(),
-        "teams": Team.objects.visible_to(user).prefetch_related("managers"),
-        "team_summary": Team.objects.managed_by(user).annotate(
-            client_count=Count("clients", filter=Q(clients__is_archived=False), distinct=True)
-        ),
+        "teams": teams,
+        "team_summary": [team for team in teams if team.managed],
     }

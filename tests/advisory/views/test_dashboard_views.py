@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import html
 import re
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -318,10 +319,15 @@ def _rows(advisor, team, count: int) -> None:
         )
 
 
-@pytest.mark.parametrize("role", ["advisor", "manager"])
+# Issue 8's ceiling for a page, the session's and the user's queries included.
+MAX_QUERIES = 15
+
+
+@pytest.mark.parametrize("role", ["advisor", "manager", "admin"])
 def test_the_home_query_count_does_not_grow_with_the_rows(client, request, team, role):
     user = request.getfixturevalue(role)
     client.force_login(user)
+    client.get(reverse("dashboard"))  # a session's first page looks for an authenticator app
     _rows(user, team, 3)
     with CaptureQueriesContext(connection) as few:
         client.get(reverse("dashboard"))
@@ -330,5 +336,23 @@ def test_the_home_query_count_does_not_grow_with_the_rows(client, request, team,
     with CaptureQueriesContext(connection) as many:
         page = client.get(reverse("dashboard")).content.decode()
 
-    assert len(many) == len(few)
+    # A panel with fewer rows than it shows needs no count: fewer queries. An
+    # admin's session also loads its second factor (django-otp), every page.
+    ceiling = MAX_QUERIES + (role == "admin")
+    assert len(few) <= len(many) <= ceiling, "\n".join(q["sql"][:100] for q in many)
     assert "All " in page and "in the list" in page
+
+
+def test_each_panels_first_rows_come_from_one_query_in_the_lists_order(client, advisor, team):
+    _rows(advisor, team, 3 * HOME_LIST_LENGTH)
+    mine = Disagreement.objects.filter(client__lead_advisor=advisor)
+
+    panels, open_count = selectors.waiting_on(mine)
+
+    for panel in panels:
+        query = parse_qs(urlsplit(panel.url).query)
+        rows = getattr(mine, query["state"][0])()
+        expected = rows.order_by(*selectors._ordering(query["o"][0]))[:HOME_LIST_LENGTH]
+        assert panel.rows == list(expected), panel.key
+        assert panel.count == rows.count(), panel.key
+    assert open_count == mine.open().count()
