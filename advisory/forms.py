@@ -15,6 +15,7 @@ from django.utils.text import capfirst
 
 from accounts.models import User
 from advisory.evidence.files import ACCEPT, MAX_EVIDENCE_BYTES, evidence_content_type, format_size
+from advisory.letgo import services as letgo_services
 from advisory.models import (
     NAME_TAKEN,
     SHORT_TEXT,
@@ -23,6 +24,12 @@ from advisory.models import (
     Disagreement,
     Engagement,
     LetGoCase,
+)
+from advisory.models.letgo import (
+    LETTER_LIMIT,
+    NOTICE_DAYS_MAX,
+    NOTICE_DAYS_MESSAGE,
+    NOTICE_DAYS_MIN,
 )
 from advisory.records import choices
 from advisory.transfer import imports
@@ -476,20 +483,170 @@ class LetGoDecisionForm(HiddenFieldErrors, forms.Form):
 
 
 class OffboardingForm(HiddenFieldErrors, forms.ModelForm):
+    """The checklist, the fields the letter is drafted from, and the letter.
+    The deadlines come with it as DeadlineFormSet (prefix "deadlines")."""
+
     version = forms.IntegerField(widget=forms.HiddenInput)
+    notice_days = forms.IntegerField(
+        label="Notice period (days)",
+        min_value=NOTICE_DAYS_MIN,
+        max_value=NOTICE_DAYS_MAX,
+        error_messages={
+            "min_value": NOTICE_DAYS_MESSAGE,
+            "max_value": NOTICE_DAYS_MESSAGE,
+            "invalid": f"Enter the notice period as a whole number of days: {NOTICE_DAYS_MESSAGE}",
+            "required": f"Enter the notice period. {NOTICE_DAYS_MESSAGE}",
+        },
+        help_text=(
+            f"From {NOTICE_DAYS_MIN} to {NOTICE_DAYS_MAX} days after the approval; "
+            "the effective date follows from it."
+        ),
+    )
+    letter = forms.CharField(
+        label="Disengagement letter",
+        required=False,  # clean_letter says what is wrong with an empty one
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 18}),
+        help_text=(
+            "Drafted from the fields above each time one changes. Your own wording is "
+            "kept: when a field changes after you edit the letter, the new draft is "
+            "shown beside yours for you to choose."
+        ),
+    )
 
     class Meta:
         model = LetGoCase
-        fields = [*LetGoCase.CHECKLIST, "notice_days", "referral_note", "letter"]
-        widgets = {
-            "referral_note": forms.Textarea(attrs={"rows": 2}),
-            "letter": forms.Textarea(attrs={"rows": 18}),
+        fields = [
+            *LetGoCase.CHECKLIST,
+            "notice_days",
+            "files_note",
+            "fees_note",
+            "referral_note",
+            "letter",
+        ]
+        labels = {
+            "files_note": "What happens to the client's files and property",
+            "fees_note": "What happens to fees",
+            "referral_note": "Referral: another firm or adviser",
         }
-        help_texts = {"letter": "Drafted from the case; edit it before it is sent."}
+        widgets = {
+            "files_note": forms.Textarea(attrs={"rows": 2}),
+            "fees_note": forms.Textarea(attrs={"rows": 2}),
+            "referral_note": forms.Textarea(attrs={"rows": 2}),
+        }
+        help_texts = {
+            "files_note": "The letter's “Your files and property” paragraph.",
+            "fees_note": "The letter's “Fees” paragraph.",
+            "referral_note": "Added to the letter's “Another adviser” paragraph; optional.",
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["version"].initial = self.instance.version
+
+    @property
+    def checklist_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in LetGoCase.CHECKLIST]
+
+    def clean_letter(self) -> str:
+        letter = letgo_services.normalise_text(self.cleaned_data["letter"])
+        if not letter:
+            raise forms.ValidationError(
+                "The letter is empty: write it, or draft it again from the case."
+            )
+        if len(letter) > LETTER_LIMIT:
+            raise forms.ValidationError(
+                f"The letter is {len(letter):,} characters long; keep it to {LETTER_LIMIT:,}."
+            )
+        return letter
+
+    def _clean_note(self, name: str) -> str:
+        text = self.cleaned_data[name].strip()
+        if letgo_services.has_brackets(text):
+            raise forms.ValidationError(letgo_services.BRACKETS)
+        return text
+
+    def clean_files_note(self) -> str:
+        return self._clean_note("files_note")
+
+    def clean_fees_note(self) -> str:
+        return self._clean_note("fees_note")
+
+    def clean_referral_note(self) -> str:
+        return self._clean_note("referral_note")
+
+
+class DeadlineForm(forms.Form):
+    """One deadline the client must watch. A row left blank is ignored."""
+
+    description = forms.CharField(
+        label="What the client must do",
+        max_length=SHORT_TEXT,
+        required=False,
+        help_text="E.g. “File the VAT return for the quarter to 31 March”.",
+    )
+    due_on = forms.DateField(label="By", required=False, widget=DATE)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        description = " ".join((cleaned.get("description") or "").split())
+        due_on = cleaned.get("due_on")
+        cleaned["description"] = description
+        if not description and not due_on:
+            return cleaned  # an empty row: nothing to state
+        row = {"description": description, "due_on": due_on.isoformat() if due_on else ""}
+        for name, message in letgo_services.deadline_errors(
+            row, today=timezone.localdate()
+        ).items():
+            self.add_error(name, message)
+        return cleaned
+
+    @property
+    def row(self) -> dict[str, str] | None:
+        """The row to keep: None when it is blank or marked for removal."""
+        data = self.cleaned_data
+        if data.get("DELETE") or not (data.get("description") or data.get("due_on")):
+            return None
+        return {"description": data["description"], "due_on": data["due_on"].isoformat()}
+
+
+class BaseDeadlineFormSet(forms.BaseFormSet):
+    def __init__(self, *args, case: LetGoCase, **kwargs) -> None:
+        kwargs.setdefault("prefix", "deadlines")
+        kwargs.setdefault(
+            "initial",
+            [
+                {"description": row.get("description", ""), "due_on": row.get("due_on") or None}
+                for row in case.deadlines
+            ],
+        )
+        super().__init__(*args, **kwargs)
+        for number, form in enumerate(self.forms, 1):
+            form.number = number
+
+    @property
+    def rows(self) -> list[dict[str, str]]:
+        """The deadlines to save, in the order given."""
+        return [form.row for form in self.forms if form.row is not None]
+
+
+DeadlineFormSet = forms.formset_factory(
+    DeadlineForm,
+    formset=BaseDeadlineFormSet,
+    extra=2,
+    can_delete=True,
+    max_num=letgo_services.DEADLINES_LIMIT,
+    validate_max=True,
+)
+
+
+class LetterChoiceForm(HiddenFieldErrors, forms.Form):
+    """Which letter to keep when a new draft waits beside an edited one."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    keep = forms.ChoiceField(choices=[("draft", "The new draft"), ("edited", "My edited letter")])
 
 
 class ReinstateForm(forms.Form):

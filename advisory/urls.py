@@ -104,6 +104,10 @@ urlpatterns = [
     path("let-go/<int:pk>/offboarding/", letgo.letgo_offboarding, name="letgo-offboarding"),
     path("let-go/<int:pk>/complete/", letgo.letgo_complete, name="letgo-complete"),
     path("let-go/<int:pk>/letter/", letgo.letgo_letter, name="letgo-letter"),
+    path(
+        "let-go/<int:pk>/letter/choice/", letgo.letgo_letter_choice, name="letgo-letter-choice"
+    ),
+    path("let-go/<int:pk>/history/", letgo.letgo_history, name="letgo-history"),
     path("clients/<int:pk>/let-go/", letgo.letgo_propose, name="letgo-propose"),
     path("clients/<int:pk>/reinstate/", letgo.client_reinstate, name="client-reinstate"),
     # Notifications

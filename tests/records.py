@@ -3,6 +3,10 @@ get a let-go case ready to complete."""
 
 from __future__ import annotations
 
+import datetime
+
+from django.utils import timezone
+
 from advisory.letgo.services import PLACEHOLDER, letgo_update_offboarding
 from advisory.models import Disagreement, LetGoCase
 from advisory.records.services import disagreement_mark_reviewed
@@ -24,6 +28,11 @@ def reviewed(disagreement: Disagreement, manager) -> Disagreement:
 DEADLINES = "the VAT return for the quarter to 31 March, due on 7 May"
 
 
+def deadline(description: str = "File the VAT return for the quarter to 31 March", days=60):
+    """A deadline row as the offboarding form gives it: due `days` from today."""
+    return {"description": description, "due_on": timezone.localdate() + datetime.timedelta(days)}
+
+
 def ready_letter(case: LetGoCase) -> str:
     """The case's letter with every placeholder ("[…]") filled in."""
     return PLACEHOLDER.sub(DEADLINES, fresh(case).letter)
@@ -31,8 +40,38 @@ def ready_letter(case: LetGoCase) -> str:
 
 def tick_all(case: LetGoCase, admin) -> LetGoCase:
     """The case ready to complete, by `admin`: every offboarding checklist item
-    ticked, and the letter's deadlines filled in."""
+    ticked, and a deadline the client must watch, which the letter drafted
+    from the case then states."""
     ticks = dict.fromkeys(LetGoCase.CHECKLIST, True)
     return letgo_update_offboarding(
-        case, by=admin, expected_version=case.version, letter=ready_letter(case), **ticks
+        case, by=admin, expected_version=case.version, deadlines=[deadline()], **ticks
     )
+
+
+def offboarding_data(case: LetGoCase, *, deadlines: list[dict] | None = None, **overrides) -> dict:
+    """What the case page's offboarding form posts for `case` as saved: the
+    checklist, the letter's fields, the letter, and the deadline rows
+    (`deadlines`, or the case's own) with two blank rows after them, as the
+    page shows them. `overrides` replace fields; a False one is left out, as an
+    unticked box is. `case` as given: a stale copy posts its old version."""
+    rows = case.deadlines if deadlines is None else deadlines
+    data = {
+        "version": case.version,
+        "notice_days": case.notice_days,
+        "files_note": case.files_note,
+        "fees_note": case.fees_note,
+        "referral_note": case.referral_note,
+        "letter": case.letter,
+        "deadlines-TOTAL_FORMS": len(rows) + 2,
+        "deadlines-INITIAL_FORMS": len(case.deadlines),
+        "deadlines-MIN_NUM_FORMS": 0,
+        "deadlines-MAX_NUM_FORMS": 1000,
+    }
+    for number, row in enumerate([*rows, {}, {}]):
+        data[f"deadlines-{number}-description"] = row.get("description", "")
+        data[f"deadlines-{number}-due_on"] = str(row.get("due_on") or "")
+        if row.get("DELETE"):
+            data[f"deadlines-{number}-DELETE"] = "on"
+    data.update({name: "on" for name in LetGoCase.CHECKLIST if getattr(case, name)})
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not False}

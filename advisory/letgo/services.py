@@ -19,7 +19,13 @@ from django.utils import formats, timezone
 from accounts.models import User
 from accounts.permissions import can_view
 from advisory.letgo import selectors
-from advisory.models import Client, Disagreement, Engagement, LetGoCase
+from advisory.models import SHORT_TEXT, Client, Disagreement, Engagement, LetGoCase
+from advisory.models.letgo import (
+    LETTER_LIMIT,
+    NOTICE_DAYS_MAX,
+    NOTICE_DAYS_MESSAGE,
+    NOTICE_DAYS_MIN,
+)
 from advisory.notifications import triggers
 from advisory.records.services import engagement_save
 from advisory.records.versioning import EditConflict, record_save
@@ -114,7 +120,8 @@ def letgo_decide(
     case.status = Status.APPROVED if approve else Status.DECLINED
     case.decided_by, case.decided_at, case.decision_note = by, timezone.now(), note.strip()
     if approve:
-        case.letter = draft_letter(case)
+        case.letter = case.letter_draft = draft_letter(case)
+        case.letter_choice_pending = False
     record_save(case, by=by, reason="Approved" if approve else "Declined")
     if approve:
         _set_client_status(case.client, Client.Status.FLAGGED, by=by, reason="Let-go approved")
@@ -154,21 +161,177 @@ def letgo_withdraw(case: LetGoCase, *, by: User) -> LetGoCase:
     return case
 
 
+# What the offboarding form edits: the checklist, the fields the letter is
+# drafted from, and the letter itself.
+LETTER_FIELDS = ("notice_days", "deadlines", "files_note", "fees_note", "referral_note")
+OFFBOARDING_FIELDS = frozenset({*LetGoCase.CHECKLIST, *LETTER_FIELDS, "letter"})
+DEADLINES_LIMIT = 20  # rows
+OFFBOARDING_CLOSED = "Offboarding is recorded only while the case is approved."
+BRACKETS = "Square brackets mark text still to be filled in: write this without them."
+
+
+def has_brackets(text: str) -> bool:
+    """Whether a field the letter is drafted from has a square bracket: even
+    one alone could pair with another in the letter and read as a placeholder."""
+    return "[" in text or "]" in text
+
+
 @transaction.atomic
 def letgo_update_offboarding(
     case: LetGoCase, *, by: User, expected_version: int, **fields
 ) -> LetGoCase:
-    """Tick checklist items and edit the notice period, referral note and letter."""
+    """Tick checklist items, edit the fields the letter is drafted from (the
+    notice period, the deadlines, what happens to files and fees, the
+    referral) and the letter. Refused input raises ValidationError keyed by
+    field, and nothing changes.
+
+    The letter is drafted again from the fields each time (`_redraft`): a
+    letter nobody edited follows the new draft; one edited by hand is kept, and
+    a new draft waits beside it for the admin's choice (`letgo_choose_letter`).
+    """
     _require(by, "accounts.decide_letgo")
     current = _locked(case, expected_version)
     if current.status != Status.APPROVED:
-        raise ValidationError("Offboarding is recorded only while the case is approved.")
-    allowed = {*LetGoCase.CHECKLIST, "referral_note", "notice_days", "letter"}
-    for name, value in fields.items():
-        if name not in allowed:
+        raise ValidationError(OFFBOARDING_CLOSED)
+    for name in fields:
+        if name not in OFFBOARDING_FIELDS:
             raise ValueError(f"{name} is not an offboarding field")
+    if "deadlines" in fields:
+        fields["deadlines"] = clean_deadlines(fields["deadlines"])
+    if "letter" in fields:
+        fields["letter"] = normalise_text(fields["letter"])
+    offboarding_errors(fields)
+    letter = fields.pop("letter", current.letter)
+    for name, value in fields.items():
         setattr(current, name, value)
+    _redraft(current, letter)
     return record_save(current, by=by, reason="Offboarding updated")
+
+
+def normalise_text(text: str) -> str:
+    """A letter as stored and compared: line ends as "\\n" (a browser sends
+    "\\r\\n"), no trailing blanks."""
+    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip()
+
+
+def clean_deadlines(rows: list) -> list[dict[str, str]]:
+    """The deadlines as stored: {"description", "due_on" (ISO date or "")} rows
+    with the description trimmed. A row with neither is dropped; a row missing
+    one of them is kept, for offboarding_errors to refuse."""
+    cleaned = []
+    for row in rows or []:
+        description = " ".join(str(row.get("description") or "").split())
+        due_on = row.get("due_on") or ""
+        if isinstance(due_on, datetime.date):
+            due_on = due_on.isoformat()
+        if description or due_on:
+            cleaned.append({"description": description, "due_on": str(due_on)})
+    return cleaned
+
+
+def parse_due(row: dict) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(row.get("due_on") or "")
+    except (TypeError, ValueError):
+        return None
+
+
+def deadline_errors(row: dict, *, today: datetime.date) -> dict[str, str]:
+    """What is wrong with one deadline row, by the row's field ("description",
+    "due_on"), in the words shown beside that field."""
+    errors = {}
+    description = row.get("description") or ""
+    if not description:
+        errors["description"] = "Say what the client must do by this date."
+    elif len(description) > SHORT_TEXT:
+        errors["description"] = f"Keep the description to {SHORT_TEXT} characters."
+    elif has_brackets(description):
+        errors["description"] = BRACKETS
+    due = parse_due(row)
+    if due is None:
+        errors["due_on"] = "Give the date of this deadline."
+    elif due < today:
+        errors["due_on"] = (
+            f"This date ({formats.date_format(due)}) has passed: "
+            "give the deadline's date from today on, or remove the row."
+        )
+    return errors
+
+
+def offboarding_errors(fields: dict) -> None:
+    """Refuse what the offboarding form must not save, field by field."""
+    errors: dict[str, list[str]] = {}
+    notice = fields.get("notice_days")
+    if notice is not None and not NOTICE_DAYS_MIN <= notice <= NOTICE_DAYS_MAX:
+        errors["notice_days"] = [NOTICE_DAYS_MESSAGE]
+    if "letter" in fields:
+        letter = fields["letter"]
+        if not letter:
+            errors["letter"] = ["The letter is empty: write it, or draft it again from the case."]
+        elif len(letter) > LETTER_LIMIT:
+            errors["letter"] = [
+                f"The letter is {len(letter):,} characters long; keep it to {LETTER_LIMIT:,}."
+            ]
+    for name in ("files_note", "fees_note", "referral_note"):
+        if has_brackets(fields.get(name) or ""):
+            errors[name] = [BRACKETS]
+    rows = fields.get("deadlines") or []
+    if len(rows) > DEADLINES_LIMIT:
+        errors["deadlines"] = [f"State at most {DEADLINES_LIMIT} deadlines."]
+    today = timezone.localdate()
+    for number, row in enumerate(rows, 1):
+        for problem in deadline_errors(row, today=today).values():
+            errors.setdefault("deadlines", []).append(f"Deadline {number}: {problem}")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _redraft(case: LetGoCase, letter: str) -> None:
+    """Draft the letter again from the case's fields and decide what becomes
+    of `letter`, the one the admin submitted (or the one in force):
+
+    - the draft is as before (no field the letter shows changed): `letter` is
+      kept as it is; choosing it when it equals the draft ends a pending choice;
+    - the draft changed and `letter` is the previous draft (not edited by
+      hand): the new draft replaces it;
+    - the draft changed and `letter` was edited by hand: it is kept, and the
+      new draft waits beside it for the admin's choice. Nothing is overwritten.
+    """
+    draft = draft_letter(case)
+    if draft == case.letter_draft:
+        case.letter = letter
+        if letter == draft:
+            case.letter_choice_pending = False
+        return
+    edited = letter != case.letter_draft
+    case.letter = letter if edited else draft
+    case.letter_draft = draft
+    case.letter_choice_pending = edited and letter != draft
+
+
+@transaction.atomic
+def letgo_choose_letter(
+    case: LetGoCase, *, by: User, expected_version: int, keep_draft: bool
+) -> LetGoCase:
+    """The admin's choice between the letter they edited and the newer draft
+    from the case's fields: `keep_draft` replaces the edited letter with the
+    draft; otherwise the edited letter stays (and the next change to a field
+    asks again)."""
+    _require(by, "accounts.decide_letgo")
+    current = _locked(case, expected_version)
+    if current.status != Status.APPROVED:
+        raise ValidationError("The letter can be changed only while the case is approved.")
+    if not current.letter_choice_pending:
+        raise ValidationError("No newer draft is waiting: the letter is as you saved it.")
+    if keep_draft:
+        current.letter = current.letter_draft
+    current.letter_choice_pending = False
+    reason = (
+        "Letter: the new draft from the case replaces the edited letter"
+        if keep_draft
+        else "Letter: the edited letter is kept over the new draft from the case"
+    )
+    return record_save(current, by=by, reason=reason)
 
 
 @transaction.atomic
@@ -212,16 +375,23 @@ def _end_date(engagement: Engagement, effective: datetime.date) -> datetime.date
 
 
 # Text in square brackets is a placeholder left for the admin to fill in, as
-# the drafted letter's "[list the filing, payment or regulatory deadlines …]".
+# the drafted letter's "[list the filing, payment or regulatory deadlines …]"
+# while the case has no deadline yet. The fields the letter is drafted from
+# refuse square brackets, and those in the records' names it quotes do not
+# count (`placeholders`), so a letter drafted from a complete set of fields
+# has none.
 PLACEHOLDER = re.compile(r"\[[^\[\]]*\]")
 
 # The checklist, item by item: what Candor checks for itself before completing,
 # and what rests on the admin's word.
-#   check_notice_sent       the letter is written, no placeholder is left in it
-#                           and it gives the effective date the notice period
-#                           sets (checked); that it went out is the admin's word.
-#   check_deadlines_stated  the deadlines paragraph is filled in: no placeholder
-#                           is left in the letter (checked).
+#   check_notice_sent       the letter is written, no placeholder is left in it,
+#                           no newer draft waits for the admin's choice, and it
+#                           gives the effective date the notice period sets
+#                           (checked); that it went out is the admin's word.
+#   check_deadlines_stated  checked from the case's deadline rows: there is at
+#                           least one, each has a description and a date that
+#                           has not passed, and the letter states each one, its
+#                           description and its date as the draft writes it.
 #   check_engagements_closed  completing closes them itself (terminated, ending
 #                           on the letter's effective date); checked beforehand
 #                           that the letter names each engagement it ends.
@@ -258,14 +428,22 @@ def letter_problems(case: LetGoCase) -> list[str]:
     letter = case.letter.strip()
     if not letter:
         return ["it is empty"]
-    problems = [
+    problems = []
+    if len(letter) > LETTER_LIMIT:
+        problems.append(f"it is longer than {LETTER_LIMIT:,} characters")
+    if case.letter_choice_pending:
+        problems.append(
+            "a newer draft from the case's fields waits beside your edited letter: "
+            "choose which one to keep"
+        )
+    problems += [
         f"replace the placeholder {placeholder} with the real text"
-        for placeholder in dict.fromkeys(PLACEHOLDER.findall(letter))
+        for placeholder in placeholders(case, letter)
     ]
     effective = selectors.effective_date(case)
     if effective is not None:
         # Written as the drafted letter writes it (letters/disengagement.txt).
-        day = formats.date_format(effective, "j F Y")
+        day = letter_date(effective)
         if day not in letter:
             problems.append(
                 f"it does not give the effective date, {day} "
@@ -277,7 +455,54 @@ def letter_problems(case: LetGoCase) -> list[str]:
         for engagement in selectors.engagements_ending(case.client)
         if engagement.title not in letter
     ]
+    return problems + deadlines_problems(case, letter)
+
+
+def placeholders(case: LetGoCase, letter: str) -> list[str]:
+    """The placeholders left in `letter`, each once. Square brackets in the
+    names the letter quotes from the records (the client's, its contact's,
+    the lead advisor's, an engagement's title or service line) are not
+    placeholders: the admin could not remove them from the letter."""
+    advisor = case.client.lead_advisor
+    names = [
+        case.client.name,
+        case.client.contact_name,
+        advisor.get_full_name() if advisor else "",
+        advisor.username if advisor else "",
+    ]
+    for engagement in selectors.engagements_ending(case.client):
+        names += [engagement.title, engagement.service_line]
+    for name in sorted(filter(None, names), key=len, reverse=True):
+        if "[" in name or "]" in name:
+            letter = letter.replace(name, "")
+    return list(dict.fromkeys(PLACEHOLDER.findall(letter)))
+
+
+def deadlines_problems(case: LetGoCase, letter: str) -> list[str]:
+    """What keeps "Deadlines stated in writing" from being true: no deadline
+    row, a row without its description or date or whose date has passed, or a
+    deadline the letter does not state."""
+    if not case.deadlines:
+        return [
+            "it states no deadline the client must watch: add each one "
+            "(what the client must do, and by when) under “Deadlines the client must watch”"
+        ]
+    today = timezone.localdate()
+    problems = []
+    for number, row in enumerate(case.deadlines, 1):
+        wrong = deadline_errors(row, today=today)
+        if wrong:
+            problems += [f"deadline {number}: {problem.rstrip('.')}" for problem in wrong.values()]
+            continue
+        day = letter_date(parse_due(row))
+        if row["description"] not in letter or day not in letter:
+            problems.append(f"it does not state the deadline “{row['description']}” on {day}")
     return problems
+
+
+def letter_date(day: datetime.date) -> str:
+    """A date as the letter writes it (letters/disengagement.txt): 7 May 2027."""
+    return formats.date_format(day, "j F Y")
 
 
 @transaction.atomic
@@ -300,17 +525,29 @@ def client_reinstate(client: Client, *, by: User, reason: str) -> Client:
     return record_save(client, by=by, reason=f"Reinstated: {reason.strip()}")
 
 
-def draft_letter(case: LetGoCase, *, today: datetime.date | None = None) -> str:
-    """A disengagement letter drafted from the case, to edit before it is sent."""
-    today = today or timezone.localdate()
-    ending = selectors.engagements_ending(case.client)
-    return render_to_string(
+def draft_letter(case: LetGoCase) -> str:
+    """The disengagement letter drafted from the case: dated the day of the
+    approval, with the effective date the notice period sets from it, the
+    engagements that end, the deadlines the client must watch, what happens to
+    the files and fees, and the referral. Where a field the letter needs is
+    empty, a placeholder in square brackets says what to write (and
+    completion is refused until it is gone)."""
+    dated = timezone.localdate(case.decided_at) if case.decided_at else timezone.localdate()
+    deadlines = sorted(
+        ((parse_due(row), row.get("description", "")) for row in case.deadlines),
+        key=lambda deadline: (deadline[0] is None, deadline[0] or dated, deadline[1]),
+    )
+    text = render_to_string(
         "advisory/letters/disengagement.txt",
         {
             "case": case,
             "client": case.client,
-            "engagements": list(ending),
-            "today": today,
-            "effective": today + datetime.timedelta(days=case.notice_days),
+            "engagements": list(selectors.engagements_ending(case.client)),
+            "deadlines": [
+                {"description": description, "due_on": due} for due, description in deadlines
+            ],
+            "today": dated,
+            "effective": dated + datetime.timedelta(days=case.notice_days),
         },
-    ).strip()
+    )
+    return normalise_text(text)

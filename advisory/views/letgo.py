@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from functools import wraps
 
@@ -16,13 +17,26 @@ from django.views.decorators.http import require_POST
 from accounts import two_factor
 from accounts.permissions import get_visible_or_404, permission_required
 from accounts.two_factor import verified_required
-from advisory.forms import LetGoDecisionForm, LetGoProposalForm, OffboardingForm, ReinstateForm
+from advisory.forms import (
+    DeadlineFormSet,
+    LetGoDecisionForm,
+    LetGoProposalForm,
+    LetterChoiceForm,
+    OffboardingForm,
+    ReinstateForm,
+)
 from advisory.health import selectors as health_selectors
 from advisory.letgo import selectors, services
 from advisory.models import Client, LetGoCase
 from advisory.records.versioning import EditConflict
 from advisory.transfer import exports
-from advisory.views.common import add_errors, paginate, refresh_version, wants_csv
+from advisory.views.common import (
+    add_errors,
+    history_page,
+    paginate,
+    refresh_version,
+    wants_csv,
+)
 from advisory.web.ids import parse_id
 
 
@@ -93,6 +107,8 @@ def letgo_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, case: LetGoCase, **forms) -> dict:
     history = health_selectors.band_history(Client.objects.filter(pk=case.client_id))
+    offboarding_form = forms.get("offboarding_form") or OffboardingForm(instance=case)
+    deadline_forms = forms.get("deadline_forms") or DeadlineFormSet(case=case)
     return {
         "case": case,
         "client": case.client,
@@ -102,7 +118,14 @@ def _detail_context(request: HttpRequest, case: LetGoCase, **forms) -> dict:
         ),
         "decision_form": forms.get("decision_form")
         or LetGoDecisionForm(initial={"version": case.version, "note": _kept_note(request, case)}),
-        "offboarding_form": forms.get("offboarding_form") or OffboardingForm(instance=case),
+        "offboarding_form": offboarding_form,
+        "deadline_forms": deadline_forms,
+        "offboarding_errors": _offboarding_errors(offboarding_form, deadline_forms),
+        "effective_on": selectors.effective_date(case),
+        "engagements_ending": list(selectors.engagements_ending(case.client))
+        if case.status == LetGoCase.Status.APPROVED
+        else [],
+        "deadlines": _deadlines(case),
         "reinstate_form": forms.get("reinstate_form") or ReinstateForm(),
         "score_chart": {
             "months": [m.isoformat() for m in history.months],
@@ -112,6 +135,38 @@ def _detail_context(request: HttpRequest, case: LetGoCase, **forms) -> dict:
             zip(history.months, history.scores.get(case.client_id, []), strict=False)
         ),
     }
+
+
+def _offboarding_errors(form: OffboardingForm, deadline_forms) -> list[tuple[str, str, str]]:
+    """The error summary's rows (id, label, error): the offboarding form's
+    fields, then each deadline row's, in the page's order."""
+    if not form.is_bound:
+        return []
+    errors = [
+        (field.id_for_label or field.auto_id, field.label, error)
+        for field in form.visible_fields()
+        for error in field.errors
+    ]
+    if deadline_forms.is_bound:
+        for row in deadline_forms.forms:
+            if deadline_forms.can_delete and deadline_forms._should_delete_form(row):
+                continue
+            errors += [
+                (field.id_for_label, f"Deadline {row.number}, {field.label.lower()}", error)
+                for field in row.visible_fields()
+                for error in field.errors
+            ]
+    return errors
+
+
+def _deadlines(case: LetGoCase) -> list[dict]:
+    """The case's deadlines, dated, soonest first, for the case page once
+    the form is gone."""
+    rows = [
+        {"description": row.get("description", ""), "due_on": services.parse_due(row)}
+        for row in case.deadlines
+    ]
+    return sorted(rows, key=lambda row: row["due_on"] or datetime.date.max)
 
 
 # --- The decision note, kept while the admin is away setting up two-factor sign-in ---
@@ -257,12 +312,25 @@ def letgo_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("accounts.decide_letgo")
 @verified_required(back="letgo-detail", purpose="decide let-go cases")
 def letgo_offboarding(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save the checklist, the letter's fields and the letter. The letter is
+    drafted again from the fields (services.letgo_update_offboarding); refused
+    input is shown at its field, with nothing saved."""
     case = _case(request, pk)
-    form = OffboardingForm(request.POST, instance=LetGoCase.objects.get(pk=case.pk))
-    if form.is_valid():
+    if case.status != LetGoCase.Status.APPROVED:
+        # The form is not shown then; say why nothing was saved.
+        messages.error(request, services.OFFBOARDING_CLOSED)
+        return render(
+            request, "advisory/letgo_detail.html", _detail_context(request, case), status=400
+        )
+    stored = LetGoCase.objects.get(pk=case.pk)
+    form = OffboardingForm(request.POST, instance=stored)
+    deadline_forms = DeadlineFormSet(request.POST, case=case)
+    forms_valid = form.is_valid()
+    if deadline_forms.is_valid() and forms_valid:
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        fields["deadlines"] = deadline_forms.rows
         try:
-            services.letgo_update_offboarding(
+            updated = services.letgo_update_offboarding(
                 case, by=request.user, expected_version=form.cleaned_data["version"], **fields
             )
         except EditConflict as exc:
@@ -279,10 +347,56 @@ def letgo_offboarding(request: HttpRequest, pk: int) -> HttpResponse:
                 # E.g. the case is no longer approved: the form is not shown then.
                 messages.error(request, " ".join(exc.messages))
         else:
+            if updated.letter_choice_pending:
+                messages.warning(
+                    request,
+                    "Offboarding saved. Your edited letter is kept; the letter drafted "
+                    "from the changed fields is beside it: choose which one to keep.",
+                )
+                return redirect(f"{case.get_absolute_url()}#letter-choice")
             messages.success(request, "Offboarding saved.")
             return redirect(f"{case.get_absolute_url()}#offboarding")
-    context = _detail_context(request, case, offboarding_form=form)
+    context = _detail_context(request, case, offboarding_form=form, deadline_forms=deadline_forms)
     return render(request, "advisory/letgo_detail.html", context, status=400)
+
+
+@require_POST
+@permission_required("accounts.decide_letgo")
+@verified_required(back="letgo-detail", purpose="decide let-go cases")
+def letgo_letter_choice(request: HttpRequest, pk: int) -> HttpResponse:
+    """Keep the edited letter or take the new draft beside it."""
+    case = _case(request, pk)
+    form = LetterChoiceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose which letter to keep: the new draft or your edited one.")
+        return redirect(f"{case.get_absolute_url()}#letter-choice")
+    keep_draft = form.cleaned_data["keep"] == "draft"
+    try:
+        services.letgo_choose_letter(
+            case,
+            by=request.user,
+            expected_version=form.cleaned_data["version"],
+            keep_draft=keep_draft,
+        )
+    except EditConflict:
+        messages.error(request, "The case changed while you were reading it; check it again.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            "The letter is now the new draft from the case."
+            if keep_draft
+            else "Your edited letter is kept.",
+        )
+        return redirect(f"{case.get_absolute_url()}#offboarding")
+    return redirect(case)
+
+
+@permission_required("advisory.view_letgocase")
+def letgo_history(request: HttpRequest, pk: int) -> HttpResponse:
+    """The case's History tab: every change, who made it, when and why."""
+    return history_page(request, _case(request, pk), tabs="advisory/_letgo_tabs.html")
 
 
 @require_POST

@@ -24,6 +24,7 @@ from advisory.letgo import selectors
 from advisory.letgo.services import (
     AlreadyCompleted,
     client_reinstate,
+    letgo_choose_letter,
     letgo_complete,
     letgo_decide,
     letgo_propose,
@@ -32,7 +33,7 @@ from advisory.letgo.services import (
 from advisory.models import Client, Engagement, LetGoCase
 from advisory.records.services import engagement_save
 from tests.factories import EngagementFactory, UserFactory
-from tests.records import DEADLINES, fresh, ready_letter, tick_all
+from tests.records import deadline, fresh, ready_letter, tick_all
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +146,10 @@ def test_the_placeholder_is_refused_on_the_confirmation_step_too(client, admin, 
 
 
 def test_an_empty_letter_is_refused(client, admin, approved):
-    ticked = with_letter(approved, admin, "   ")
+    """Saving one is refused at the field (test_letter_fields); one stored
+    empty some other way (before migration 0019) is refused at completion."""
+    ticked = tick_all(approved, admin)
+    LetGoCase.objects.filter(pk=ticked.pk).update(letter="   ")
     client.force_login(admin)
     before = state(ticked)
 
@@ -173,11 +177,21 @@ def test_a_letter_that_does_not_name_an_engagement_that_ends_is_refused(
     assert state(ticked) == before
 
 
-def test_a_notice_period_changed_after_the_letter_was_drafted_is_refused(client, admin, approved):
-    """The letter gives 30 days' notice; the engagements would end on another day."""
+def test_a_notice_period_changed_after_the_letter_was_edited_is_refused(client, admin, approved):
+    """The admin keeps their edited letter, which gives 30 days' notice; the
+    engagements would end on another day."""
     ticked = tick_all(approved, admin)
     ticked = letgo_update_offboarding(
+        ticked,
+        by=admin,
+        expected_version=ticked.version,
+        letter=fresh(ticked).letter + "\n\nP.S. Edited by hand.",
+    )
+    ticked = letgo_update_offboarding(
         ticked, by=admin, expected_version=ticked.version, notice_days=90
+    )
+    ticked = letgo_choose_letter(
+        ticked, by=admin, expected_version=ticked.version, keep_draft=False
     )
     effective = timezone.localdate(ticked.decided_at) + datetime.timedelta(days=90)
     client.force_login(admin)
@@ -191,6 +205,20 @@ def test_a_notice_period_changed_after_the_letter_was_drafted_is_refused(client,
         "ends the engagements."
     ]
     assert state(ticked) == before
+
+
+def test_a_notice_period_changed_on_a_letter_nobody_edited_redrafts_it(admin, approved):
+    ticked = tick_all(approved, admin)
+
+    ticked = letgo_update_offboarding(
+        ticked, by=admin, expected_version=ticked.version, notice_days=90
+    )
+
+    effective = timezone.localdate(ticked.decided_at) + datetime.timedelta(days=90)
+    assert f"ends on {effective:%-d %B %Y}, 90 days from" in fresh(ticked).letter
+    assert letgo_complete(ticked, by=admin, expected_version=ticked.version).status == (
+        Status.OFFBOARDED
+    )
 
 
 def test_unticked_items_and_letter_problems_are_named_together(client, admin, approved):
@@ -347,7 +375,7 @@ def test_an_engagement_not_started_by_the_effective_date_ends_the_day_it_was_to_
     starting = EngagementFactory(
         client=acme, title="Audit 2028", status=E.PROPOSED, start_date=later
     )
-    ticked = with_letter(approved, admin, ready_letter(approved) + "\n- Audit 2028")
+    ticked = tick_all(approved, admin)  # the letter, drafted again, names Audit 2028
 
     letgo_complete(ticked, by=admin, expected_version=ticked.version)
 
@@ -435,5 +463,6 @@ def test_reinstating_a_client_whose_let_go_ended_nothing_says_so(
     ]
 
 
-def test_the_deadlines_text_reaches_the_completed_letter(completed):
-    assert DEADLINES in fresh(completed).letter
+def test_the_deadlines_reach_the_completed_letter(completed):
+    row = deadline()
+    assert f"- {row['due_on']:%-d %B %Y}: {row['description']}" in fresh(completed).letter

@@ -24,7 +24,7 @@ from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.views import letgo as views
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 from tests.otp import SignedInClient, code_for
-from tests.records import fresh, tick_all
+from tests.records import fresh, offboarding_data, tick_all
 
 pytestmark = pytest.mark.django_db
 
@@ -614,15 +614,7 @@ def test_a_decided_case_cannot_be_withdrawn(client, advisor, approved):
 
 
 def offboarding(case: LetGoCase, **overrides) -> dict:
-    data = {
-        "version": case.version,
-        "notice_days": case.notice_days,
-        "referral_note": case.referral_note,
-        "letter": case.letter,
-    }
-    data.update({name: "on" for name in LetGoCase.CHECKLIST if getattr(case, name)})
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not False}
+    return offboarding_data(case, **overrides)
 
 
 def test_an_admin_saves_the_checklist_notice_referral_and_letter(client, admin, approved):
@@ -640,14 +632,18 @@ def test_an_admin_saves_the_checklist_notice_referral_and_letter(client, admin, 
         ),
     )
 
+    # The letter was edited in the same save that changed its fields: the
+    # edited letter is kept, and the new draft waits beside it for a choice.
     assert response.status_code == 302
-    assert response.url == url("letgo-detail", approved) + "#offboarding"
+    assert response.url == url("letgo-detail", approved) + "#letter-choice"
     case = fresh(approved)
     assert case.check_conflicts and case.check_notice_sent
     assert not case.check_referral
     assert case.notice_days == 60
     assert case.referral_note == "Harrow & Quint LLP."
     assert case.letter == "Dear Pat,\n\nEdited by hand."
+    assert case.letter_choice_pending
+    assert "Harrow & Quint LLP." in case.letter_draft
     assert case.version == approved.version + 1
 
 
