@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
-from operator import attrgetter, or_
+from operator import itemgetter, or_
 from typing import NamedTuple
 from urllib.parse import urlencode
 
@@ -147,51 +147,56 @@ def waiting_on(mine: QuerySet[Disagreement]) -> tuple[list[Panel], int]:
     clients), most urgent first (WAITING), and how many open items they have
     in all.
 
-    Two queries, however many panels: one counts every panel and the open
-    items, one reads each panel's first rows. A person's own clients hold a
-    few thousand disagreements at most; each is read once by each."""
-    counts = mine.aggregate(
-        open=Count("pk", filter=Disagreement.open_q()),
-        **{w.key: Count("pk", filter=w.condition()) for w in WAITING},
-    )
-    first = _first_rows(mine)
-    panels = [
-        Panel(
-            key=w.key,
-            title=w.title,
-            kind="disagreements",
-            rows=first[w.key],
-            count=counts[w.key],
-            url=_list_url("disagreement-list", state=w.state, mine="yes", o=w.order),
-            empty=w.empty,
-            urgent=w.urgent,
+    Two queries, however many panels (_first_rows): every panel lists open
+    items, and only those are read, from the index of open disagreements (a
+    small part of a long log)."""
+    places, rows = _first_rows(mine.open())
+    panels = []
+    for w in WAITING:
+        shown = sorted(
+            (p for p in places if p[f"in_{w.key}"] and p[f"at_{w.key}"] <= HOME_LIST_LENGTH),
+            key=itemgetter(f"at_{w.key}"),
         )
-        for w in WAITING
-    ]
-    return panels, counts["open"]
+        panels.append(
+            Panel(
+                key=w.key,
+                title=w.title,
+                kind="disagreements",
+                rows=[rows[p["pk"]] for p in shown],
+                count=shown[0][f"of_{w.key}"] if shown else 0,
+                url=_list_url("disagreement-list", state=w.state, mine="yes", o=w.order),
+                empty=w.empty,
+                urgent=w.urgent,
+            )
+        )
+    return panels, places[0]["of_all"] if places else 0
 
 
-def _first_rows(mine: QuerySet[Disagreement]) -> dict[str, list[Disagreement]]:
-    """Each WAITING panel's first HOME_LIST_LENGTH rows, in its order, from one
-    query: every row says which panels it is in (`in_<key>`) and its place in
-    each (`at_<key>`, numbered by a window function in the panel's order)."""
-    annotations = {}
+def _first_rows(open_items: QuerySet[Disagreement]) -> tuple[list[dict], dict]:
+    """Each WAITING panel's first HOME_LIST_LENGTH rows, and the counts.
+
+    The first query reads only what orders the open items, and window
+    functions tell for each: whether it is in a panel (`in_<key>`), its place
+    there in the panel's order (`at_<key>`) and how many the panel holds
+    (`of_<key>`), and how many open items there are (`of_all`); it keeps the
+    rows some panel shows (and one, for the count, if none does). The second
+    reads those rows in full, by id."""
+    annotations = {"of_all": Window(Count("pk")), "any": Window(RowNumber())}
     for w in WAITING:
         member = ExpressionWrapper(w.condition(), output_field=BooleanField())
         annotations[f"in_{w.key}"] = member
         annotations[f"at_{w.key}"] = Window(
             RowNumber(), partition_by=[member], order_by=_ordering(w.order)
         )
-    shown = [Q(**{f"in_{w.key}": True, f"at_{w.key}__lte": HOME_LIST_LENGTH}) for w in WAITING]
-    rows = list(mine.select_related("client").annotate(**annotations).filter(reduce(or_, shown)))
-    first = {}
-    for w in WAITING:
-        place = attrgetter(f"at_{w.key}")
-        mine_here = [
-            row for row in rows if getattr(row, f"in_{w.key}") and place(row) <= HOME_LIST_LENGTH
-        ]
-        first[w.key] = sorted(mine_here, key=place)
-    return first
+        annotations[f"of_{w.key}"] = Window(Count("pk"), partition_by=[member])
+    shown = [Q(any=1)] + [
+        Q(**{f"in_{w.key}": True, f"at_{w.key}__lte": HOME_LIST_LENGTH}) for w in WAITING
+    ]
+    places = list(
+        open_items.annotate(**annotations).filter(reduce(or_, shown)).values("pk", *annotations)
+    )
+    rows = open_items.select_related("client").in_bulk([p["pk"] for p in places])
+    return places, rows
 
 
 def for_managers(user: User) -> list[Panel]:

@@ -343,7 +343,7 @@ def test_the_home_query_count_does_not_grow_with_the_rows(client, request, team,
     assert "All " in page and "in the list" in page
 
 
-def test_each_panels_first_rows_come_from_one_query_in_the_lists_order(client, advisor, team):
+def test_each_panels_first_rows_and_count_match_its_list(client, advisor, team):
     _rows(advisor, team, 3 * HOME_LIST_LENGTH)
     mine = Disagreement.objects.filter(client__lead_advisor=advisor)
 
@@ -356,3 +356,14 @@ def test_each_panels_first_rows_come_from_one_query_in_the_lists_order(client, a
         assert panel.rows == list(expected), panel.key
         assert panel.count == rows.count(), panel.key
     assert open_count == mine.open().count()
+
+
+def test_open_items_in_no_panel_are_still_counted(advisor, acme_engagement):
+    DisagreementFactory(
+        engagement=acme_engagement, decision="accepted", decided_on=TODAY, follow_up_on=None
+    )
+
+    panels, open_count = selectors.waiting_on(Disagreement.objects.all())
+
+    assert [panel.count for panel in panels] == [0, 0, 0, 0]
+    assert open_count == 1
