@@ -583,7 +583,6 @@ class DeadlineForm(forms.Form):
         label="What the client must do",
         max_length=SHORT_TEXT,
         required=False,
-        help_text="E.g. “File the VAT return for the quarter to 31 March”.",
     )
     due_on = forms.DateField(label="By", required=False, widget=DATE)
 

@@ -126,6 +126,12 @@ def _detail_context(request: HttpRequest, case: LetGoCase, **forms) -> dict:
         if case.status == LetGoCase.Status.APPROVED
         else [],
         "deadlines": _deadlines(case),
+        "letters_compared": {
+            "edited": _paragraphs(case.letter, case.letter_draft),
+            "draft": _paragraphs(case.letter_draft, case.letter),
+        }
+        if case.letter_choice_pending
+        else None,
         "reinstate_form": forms.get("reinstate_form") or ReinstateForm(),
         "score_chart": {
             "months": [m.isoformat() for m in history.months],
@@ -157,6 +163,17 @@ def _offboarding_errors(form: OffboardingForm, deadline_forms) -> list[tuple[str
                 for error in field.errors
             ]
     return errors
+
+
+def _paragraphs(letter: str, other: str) -> list[tuple[str, bool]]:
+    """`letter` paragraph by paragraph, each with whether `other` lacks it:
+    what the page marks when it shows the two letters side by side."""
+    theirs = {paragraph.strip() for paragraph in other.split("\n\n")}
+    return [
+        (paragraph.strip(), paragraph.strip() not in theirs)
+        for paragraph in letter.split("\n\n")
+        if paragraph.strip()
+    ]
 
 
 def _deadlines(case: LetGoCase) -> list[dict]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
@@ -77,18 +80,20 @@ def test_an_admin_approves_offboards_and_the_client_is_let_go(
     assert LetGoCase.objects.get(pk=proposal.pk).decision_note == note.replace("\n", "\r\n")
     expect(page.get_by_label("Disengagement letter")).to_contain_text("Castellan Hotels Group")
 
-    # The drafted letter leaves the deadlines to the admin; completion is
-    # refused while that placeholder is there.
+    # The letter is drafted from the case: until a deadline the client must
+    # watch is given, it keeps a placeholder, and completion is refused.
     letter = page.get_by_label("Disengagement letter")
-    letter.fill(
-        PLACEHOLDER.sub(
-            "the VAT return for the quarter to 31 March, due on 7 May", letter.input_value()
-        )
-    )
+    assert PLACEHOLDER.search(letter.input_value())
+    due = timezone.localdate() + datetime.timedelta(days=60)
+    deadline = page.get_by_role("group", name="Deadline 1")
+    deadline.get_by_label("What the client must do").fill("File the VAT return")
+    deadline.get_by_label("By", exact=True).fill(due.isoformat())
     for label in LetGoCase.CHECKLIST.values():
         page.get_by_label(label).check()
     page.get_by_role("button", name="Save offboarding").click()
     expect(page.get_by_text("Offboarding saved.")).to_be_visible()
+    expect(letter).to_contain_text(f"- {due:%-d %B %Y}: File the VAT return")
+    assert not PLACEHOLDER.search(letter.input_value())
     page.get_by_role("button", name="Complete offboarding").click()
     expect(
         page.get_by_role("heading", name="Complete offboarding of Castellan Hotels Group?")
