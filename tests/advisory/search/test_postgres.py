@@ -48,6 +48,10 @@ def _plan(sql: str) -> str:
     return plan
 
 
+def _table(sql: str) -> str:
+    return re.search(r'FROM "(\w+)"', sql)[1]  # the first: the table searched
+
+
 def test_the_indexes_exist():
     with connection.cursor() as cursor:
         cursor.execute(
@@ -63,12 +67,14 @@ def test_every_search_query_uses_its_index(admin, manager, dispute):
     assert [hit.record for hit in results.hits["disagreement"]] == [dispute]
 
     searching = [q["sql"] for q in queries if "@@" in q["sql"]]
-    # Clients, engagements, disagreements (the last RECENT_DAYS first, then
-    # all of them), comments.
-    assert len(searching) == 5
-    [recent] = [sql for sql in searching if '"occurred_on" >=' in sql]
-    for sql in set(searching) - {recent}:
-        table = re.search(r'FROM "(\w+)"', sql)[1]  # the first: the table searched
+    # Clients, engagements, disagreements (whole words in the last
+    # RECENT_DAYS, then in all of them; prefixes in the last RECENT_DAYS,
+    # then in all of them), comments.
+    assert len(searching) == 7
+    recent = [sql for sql in searching if '"occurred_on" >=' in sql]
+    assert len(recent) == 2
+    for sql in set(searching) - set(recent):
+        table = _table(sql)
         plan = _plan(sql)
         names = {INDEXES[table]}
         if table == "advisory_disagreement":
@@ -89,8 +95,9 @@ def test_every_search_query_uses_its_index(admin, manager, dispute):
         )
         for (name,) in cursor.fetchall():
             cursor.execute(f'DROP INDEX "{name}"')
-    plan = _plan(recent)
-    assert "disagreement_recent_search_idx" in plan, plan
+    for sql in recent:
+        plan = _plan(sql)
+        assert "disagreement_recent_search_idx" in plan, plan
 
 
 def test_the_migration_indexes_the_vectors_the_search_uses():
@@ -128,3 +135,27 @@ def test_the_newest_matches_are_ranked_whether_or_not_recent_ones_suffice(
     assert sorted(hit.record.title for hit in found) == sorted(
         f"Walrus {days} days ago" for days in newest
     )
+
+
+def test_whole_words_fill_the_window_before_prefixes_are_looked_for(
+    admin, acme_engagement, monkeypatch
+):
+    """A prefix makes the index merge every word that starts so ("term:*":
+    term, terms, terminate, …), ten times the work at scale: when the whole
+    words typed match WINDOW recent disagreements, those are ranked and no
+    prefix is looked for. A word still being typed is found as a prefix."""
+    monkeypatch.setattr(search, "WINDOW", 2)
+    for title in ["Payment term A", "Payment terms B", "Terminate early"]:
+        DisagreementFactory(engagement=acme_engagement, title=title)
+
+    with CaptureQueriesContext(connection) as queries:
+        found = search.search(user=admin, query="term", kinds=("disagreement",))
+
+    titles = sorted(hit.record.title for hit in found.hits["disagreement"])
+    assert titles == ["Payment term A", "Payment terms B"]
+    searched = [q["sql"] for q in queries if "@@" in q["sql"]]
+    disagreements = [sql for sql in searched if _table(sql) == "advisory_disagreement"]
+    assert disagreements and not any("term:*" in sql for sql in disagreements)
+
+    found = search.search(user=admin, query="termi", kinds=("disagreement",))
+    assert [hit.record.title for hit in found.hits["disagreement"]] == ["Terminate early"]
