@@ -118,12 +118,17 @@ class ClientForm(VersionedForm):
             "contact_name",
             "contact_email",
             "contact_phone",
+            "postal_address",
             "lead_advisor",
             "team",
             "client_since",
             "notes",
         ]
-        widgets = {"client_since": DATE, "notes": forms.Textarea(attrs={"rows": 4})}
+        widgets = {
+            "client_since": DATE,
+            "postal_address": forms.Textarea(attrs={"rows": 3}),
+            "notes": forms.Textarea(attrs={"rows": 4}),
+        }
 
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, user=user, **kwargs)

@@ -29,6 +29,7 @@ urlpatterns = [
     path("clients/<int:pk>/history/", clients.client_history, name="client-history"),
     path("clients/<int:pk>/archive/", clients.client_archive, name="client-archive"),
     path("clients/<int:pk>/dossier/", dossier.client_dossier, name="client-dossier"),
+    path("clients/<int:pk>/dossier.pdf", dossier.client_dossier_pdf, name="client-dossier-pdf"),
     path(
         "clients/<int:pk>/evidence-pack/",
         dossier.client_evidence_pack,

@@ -404,6 +404,8 @@ LOGGING = {
         "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # Refused requests and log-in attempts (accounts/audit.py), whatever LOG_LEVEL says.
         "candor.security": {"level": "INFO"},
+        # WeasyPrint (the PDFs) reports each step at INFO; its warnings still show.
+        "weasyprint": {"level": "WARNING"},
     },
 }
 
@@ -442,6 +444,36 @@ if CANDOR_CURRENCY not in CANDOR_CURRENCIES:
     )
 # Where Candor is reached, for links in e-mails.
 CANDOR_BASE_URL = env("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The firm's letterhead on Candor's PDFs (the disengagement letter, the
+# relationship dossier; advisory/evidence/pdf.py): its name, its postal address
+# (lines separated by newlines, or by a literal "\n" as a shell leaves it) and
+# an optional logo (a PNG, JPEG, GIF or SVG file; a relative path is read from
+# the project's folder). A logo that is not there stops the start.
+CANDOR_FIRM_NAME = env("CANDOR_FIRM_NAME", default="Candor").strip() or "Candor"
+CANDOR_FIRM_ADDRESS = tuple(
+    line.strip()
+    for line in env("CANDOR_FIRM_ADDRESS", default="").replace("\\n", "\n").splitlines()
+    if line.strip()
+)
+CANDOR_FIRM_LOGO_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+}
+CANDOR_FIRM_LOGO = env("CANDOR_FIRM_LOGO", default="").strip() or None
+if CANDOR_FIRM_LOGO:
+    CANDOR_FIRM_LOGO = BASE_DIR / CANDOR_FIRM_LOGO  # an absolute path stays as it is
+    if CANDOR_FIRM_LOGO.suffix.lower() not in CANDOR_FIRM_LOGO_TYPES:
+        raise ImproperlyConfigured(
+            f"CANDOR_FIRM_LOGO={str(CANDOR_FIRM_LOGO)!r} is not an image Candor can put on "
+            f"its letterhead: use a {', '.join(sorted(CANDOR_FIRM_LOGO_TYPES))} file."
+        )
+    if not CANDOR_FIRM_LOGO.is_file():
+        raise ImproperlyConfigured(
+            f"CANDOR_FIRM_LOGO={str(CANDOR_FIRM_LOGO)!r}: there is no such file."
+        )
 # Notifications (advisory/notifications/): how often a failed e-mail is tried
 # again and after how long (seconds); how long an unsubscribe link works; after
 # how many days a missing acknowledgment is chased; and how many days back the

@@ -19,6 +19,9 @@ CONFIG_VARS = [
     "EMAIL_URL",
     "ALLOWED_HOSTS",
     "CANDOR_CURRENCY",
+    "CANDOR_FIRM_NAME",
+    "CANDOR_FIRM_ADDRESS",
+    "CANDOR_FIRM_LOGO",
 ]
 
 PRINT_SETTINGS = """
@@ -33,6 +36,8 @@ print(json.dumps({
     "mailer": settings.MAILERS["default"]["BACKEND"],
     "ssl_redirect": settings.SECURE_SSL_REDIRECT, "hsts": settings.SECURE_HSTS_SECONDS,
     "hosts": settings.ALLOWED_HOSTS,
+    "firm": [settings.CANDOR_FIRM_NAME, list(settings.CANDOR_FIRM_ADDRESS),
+             settings.CANDOR_FIRM_LOGO and str(settings.CANDOR_FIRM_LOGO)],
 }))
 """
 
@@ -95,6 +100,44 @@ def test_an_unknown_currency_stops_the_start_with_the_codes_to_use():
     assert result.returncode != 0
     assert "CANDOR_CURRENCY='POUNDS' is not a currency Candor knows" in result.stderr
     assert "GBP" in result.stderr
+
+
+def test_the_letterhead_defaults_to_candor_without_address_or_logo():
+    assert settings_with(SECRET_KEY="k")["firm"] == ["Candor", [], None]
+
+
+def test_the_letterhead_comes_from_the_environment(tmp_path):
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    config = settings_with(
+        SECRET_KEY="k",
+        CANDOR_FIRM_NAME=" Hale & Partners LLP ",
+        # A real newline, or "\n" as a shell or a .env line leaves it.
+        CANDOR_FIRM_ADDRESS="1 Fleet Street\nLondon EC4Y 1AA\\nUnited Kingdom\n",
+        CANDOR_FIRM_LOGO=str(logo),
+    )
+    assert config["firm"] == [
+        "Hale & Partners LLP",
+        ["1 Fleet Street", "London EC4Y 1AA", "United Kingdom"],
+        str(logo),
+    ]
+
+
+def test_a_relative_logo_path_is_read_from_the_project_folder():
+    config = settings_with(SECRET_KEY="k", CANDOR_FIRM_LOGO="static/favicon.svg")
+    assert config["firm"][2] == str(ROOT / "static/favicon.svg")
+
+
+def test_a_missing_or_unusable_logo_stops_the_start(tmp_path):
+    result = run(["-c", PRINT_SETTINGS], SECRET_KEY="k", CANDOR_FIRM_LOGO=str(tmp_path / "no.png"))
+    assert result.returncode != 0
+    assert "no.png'" in result.stderr and "there is no such file" in result.stderr
+    document = tmp_path / "logo.pdf"
+    document.write_bytes(b"%PDF-1.4")
+    result = run(["-c", PRINT_SETTINGS], SECRET_KEY="k", CANDOR_FIRM_LOGO=str(document))
+    assert result.returncode != 0
+    assert "is not an image Candor can put on its letterhead" in result.stderr
+    assert ".png" in result.stderr
 
 
 def test_debug_sends_mail_to_the_console():

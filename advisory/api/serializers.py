@@ -106,6 +106,7 @@ class ClientSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "contact_name",
             "contact_email",
             "contact_phone",
+            "postal_address",
             "lead_advisor",
             "team",
             "client_since",

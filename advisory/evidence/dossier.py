@@ -6,9 +6,10 @@ client, its health and how it got there, every disagreement told in order
 corrections beside the originals, and any let-go case.
 
 The evidence pack is the same record as files a firm can keep outside Candor:
-the records as JSON and CSV, the dossier as one self-contained HTML file, the
-evidence files as uploaded, and MANIFEST.sha256 so that `sha256sum -c
-MANIFEST.sha256` later proves nothing in the pack has changed.
+the records as JSON and CSV, the dossier as one self-contained HTML file and
+as a PDF (evidence/pdf.py), the evidence files as uploaded, and
+MANIFEST.sha256 so that `sha256sum -c MANIFEST.sha256` later proves nothing
+in the pack has changed.
 
 Nothing here filters on the client's status: a client let go keeps its
 records, and they stay readable and exportable.
@@ -174,19 +175,23 @@ def dossier_context(client: Client) -> dict[str, Any]:
 
 
 def print_css() -> SafeString:
-    """static/css/print.css, for inlining into the self-contained dossier.
+    """static/css/print.css, for inlining into the self-contained dossier."""
+    return inline_css(PRINT_CSS)
 
-    Our own file, inlined verbatim into a <style> element (escaping would
-    break selectors and quoted font names); it must not contain "</".
+
+def inline_css(path: str) -> SafeString:
+    """One of our own static stylesheets (print.css; pdf.css for the PDFs),
+    for inlining verbatim into a <style> element (escaping would break
+    selectors and quoted font names); it must not contain "</".
     """
-    found = finders.find(PRINT_CSS)
+    found = finders.find(path)
     if found:
         text = Path(found).read_text(encoding="utf-8")
     else:  # collected static files only (no source tree)
-        with staticfiles_storage.open(PRINT_CSS) as stylesheet:
+        with staticfiles_storage.open(path) as stylesheet:
             text = stylesheet.read().decode("utf-8")
     if "</" in text:
-        raise ValueError(f"{PRINT_CSS} must not contain '</': it is inlined into <style>.")
+        raise ValueError(f"{path} must not contain '</': it is inlined into <style>.")
     return mark_safe(text)  # our own stylesheet, checked above
 
 
@@ -197,9 +202,10 @@ def evidence_pack(
     client: Client,
     *,
     rendered_dossier_html: str,
+    rendered_dossier_pdf: bytes,
     context: Mapping[str, Any] | None = None,
 ) -> IO[bytes]:
-    """A ZIP of the client's records, dossier and evidence files, the client's
+    """A ZIP of the client's records, dossier (HTML and PDF) and evidence files, the client's
     part of the log with its proofs, verify.py and a README.txt for the
     recipient, with MANIFEST.sha256 (in `sha256sum` format) as its last member
     (docs/evidence.md describes the format).
@@ -223,6 +229,7 @@ def evidence_pack(
             for name, (columns, rows) in tables.items():
                 pack.add_csv(f"{name}.csv", columns, rows)
             pack.add_bytes("dossier.html", rendered_dossier_html.encode("utf-8"))
+            pack.add_bytes("dossier.pdf", rendered_dossier_pdf)
             _pack_log(pack, client, excerpt.client_excerpt(client), stamp)
             pack.add_manifest()
     except BaseException:
@@ -415,9 +422,9 @@ def _readme(client: Client, info: dict[str, Any], problem: str) -> str:
         "",
         f"Made on {info['made_at'][:16].replace('T', ' ')} by Candor, the firm's record of",
         "disagreements with its clients. This folder holds the client's records",
-        "(client.json, the .csv files, dossier.html), the evidence files as uploaded",
-        "(evidence/), and the proof that these records are the ones the firm logged",
-        "at the time (log/).",
+        "(client.json, the .csv files, dossier.html, and dossier.pdf: the same",
+        "dossier as a PDF), the evidence files as uploaded (evidence/), and the",
+        "proof that these records are the ones the firm logged at the time (log/).",
         "",
         "To check it, unzip the pack and run, in this folder:",
         "",

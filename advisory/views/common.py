@@ -13,7 +13,9 @@ from django.core.paginator import Page, Paginator
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 
+from advisory.evidence import pdf
 from advisory.forms import ArchiveForm
 from advisory.history import entries
 from advisory.records import versioning
@@ -228,3 +230,12 @@ def history_page(request: HttpRequest, obj: models.Model, *, tabs: str) -> HttpR
         "advisory/history.html",
         {"object": obj, "page_obj": page, "entries": page.object_list, "tabs": tabs},
     )
+
+
+def pdf_download(document: bytes, filename: str) -> HttpResponse:
+    """A PDF to save, never shown inline, kept by no cache."""
+    response = HttpResponse(document, content_type=pdf.CONTENT_TYPE)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

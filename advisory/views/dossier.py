@@ -1,4 +1,5 @@
-"""A client's relationship dossier (a printable page) and evidence pack (a ZIP).
+"""A client's relationship dossier (a printable page, and the same as a PDF)
+and evidence pack (a ZIP).
 
 Both stay available after a client is let go: the records are read-only then,
 never hidden.
@@ -14,8 +15,9 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_safe
 
 from accounts.permissions import get_visible_or_404, permission_required
-from advisory.evidence import dossier
+from advisory.evidence import dossier, pdf
 from advisory.models import Client
+from advisory.views.common import pdf_download
 
 TEMPLATE = "advisory/dossier.html"
 # The same dossier as one self-contained document (a partial of TEMPLATE).
@@ -37,13 +39,29 @@ def client_dossier(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_safe
 @permission_required("advisory.view_client")
+def client_dossier_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    client = _client(request, pk)
+    context = dossier.dossier_context(client)
+    day = timezone.localtime(context["generated_at"]).date()
+    return pdf_download(
+        pdf.dossier_pdf(context, by=request.user), pdf.dossier_filename(client, day)
+    )
+
+
+@require_safe
+@permission_required("advisory.view_client")
 def client_evidence_pack(request: HttpRequest, pk: int) -> FileResponse:
     client = _client(request, pk)
     context = dossier.dossier_context(client)
     html = render_to_string(
         STANDALONE_TEMPLATE, {**context, "standalone": True, "print_css": dossier.print_css()}
     )
-    pack = dossier.evidence_pack(client, rendered_dossier_html=html, context=context)
+    pack = dossier.evidence_pack(
+        client,
+        rendered_dossier_html=html,
+        rendered_dossier_pdf=pdf.dossier_pdf(context, by=request.user),
+        context=context,
+    )
     day = timezone.localtime(context["generated_at"]).date().isoformat()
     response = FileResponse(
         pack,

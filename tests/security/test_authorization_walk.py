@@ -116,6 +116,7 @@ PAGES: dict[str, tuple[str, str | None]] = {
     "client-history": (ADVISOR, "client"),
     "client-archive": (ADVISOR, "client"),
     "client-dossier": (ADVISOR, "client"),
+    "client-dossier-pdf": (ADVISOR, "client"),
     "client-evidence-pack": (ADVISOR, "client"),
     "band-override": (MANAGER, "client"),
     "band-override-end": (MANAGER, "client"),

@@ -12,7 +12,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from advisory.history import verification
-from advisory.models import ClientMonth, ClientStats, evidence_path
+from advisory.models import Client, ClientMonth, ClientStats, LetGoCase, evidence_path
 from advisory.records.versioning import record_save
 from tests.factories import ClientFactory, DisagreementFactory, EngagementFactory, UserFactory
 
@@ -75,3 +75,36 @@ def test_migration_0018_leaves_the_log_verifying():
     assert "Log intact" in out.getvalue()
     report = verification.verify()
     assert report.ok and report.entries >= 3  # the client, engagement, disagreement and its change
+
+
+@pytest.mark.usefixtures("_as_found")
+@pytest.mark.django_db(transaction=True)
+def test_migration_0020_leaves_the_log_verifying():
+    """0020 adds where the letter went to let-go cases and a postal address to
+    clients, both history-tracked: a log written before it verifies after it,
+    and the new fields start empty (the letter "not sent")."""
+    someone = UserFactory(role="")
+    acme = ClientFactory(lead_advisor=someone)
+    engagement = EngagementFactory(client=acme, lead_advisor=someone)
+    DisagreementFactory(engagement=engagement, logged_by=someone)
+    case = LetGoCase(
+        client=acme, proposed_by=someone, reason="hostile_conduct", justification="Threats."
+    )
+    record_save(case, by=someone, reason="Proposed")
+    connection = connections[DEFAULT_DB_ALIAS]
+
+    MigrationExecutor(connection).migrate([("advisory", "0019_letgo_letter_fields")])
+    executor = MigrationExecutor(connection)
+    executor.migrate([("advisory", "0020_letter_sending_and_postal_address")])
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    out = StringIO()
+    call_command("verify_log", stdout=out)
+    assert "Log intact" in out.getvalue()
+    report = verification.verify()
+    assert report.ok and report.entries >= 4  # client, engagement, disagreement, case
+    case = LetGoCase.objects.get(pk=case.pk)
+    assert case.letter_delivery == LetGoCase.LetterDelivery.NOT_SENT
+    assert not case.letter_sent
+    assert Client.objects.get(pk=acme.pk).postal_address == ""

@@ -123,32 +123,32 @@ def test_the_lead_advisor_the_teams_manager_and_an_admin_see_the_dossier(
     assert response.context["client"] == acme
 
 
-@pytest.mark.parametrize("name", ["client-dossier", "client-evidence-pack"])
+@pytest.mark.parametrize("name", ["client-dossier", "client-dossier-pdf", "client-evidence-pack"])
 def test_an_outsider_gets_404(client, other_advisor, acme, dispute, name):
     client.force_login(other_advisor)
     assert client.get(reverse(name, args=[acme.pk])).status_code == 404
 
 
-@pytest.mark.parametrize("name", ["client-dossier", "client-evidence-pack"])
+@pytest.mark.parametrize("name", ["client-dossier", "client-dossier-pdf", "client-evidence-pack"])
 def test_an_unknown_client_is_404(client, admin, name):
     client.force_login(admin)
     assert client.get(reverse(name, args=[999_999])).status_code == 404
 
 
-@pytest.mark.parametrize("name", ["client-dossier", "client-evidence-pack"])
+@pytest.mark.parametrize("name", ["client-dossier", "client-dossier-pdf", "client-evidence-pack"])
 def test_anonymous_users_are_sent_to_log_in(client, acme, name):
     response = client.get(reverse(name, args=[acme.pk]))
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
 
 
-@pytest.mark.parametrize("name", ["client-dossier", "client-evidence-pack"])
+@pytest.mark.parametrize("name", ["client-dossier", "client-dossier-pdf", "client-evidence-pack"])
 def test_a_user_without_a_role_gets_403(client, acme, name):
     client.force_login(UserFactory(username="nobody", role=""))
     assert client.get(reverse(name, args=[acme.pk])).status_code == 403
 
 
-@pytest.mark.parametrize("name", ["client-dossier", "client-evidence-pack"])
+@pytest.mark.parametrize("name", ["client-dossier", "client-dossier-pdf", "client-evidence-pack"])
 def test_post_is_not_allowed(client, advisor, acme, name):
     client.force_login(advisor)
     assert client.post(reverse(name, args=[acme.pk])).status_code == 405
@@ -274,7 +274,7 @@ def make_disagreements(engagement, by, count: int) -> None:
         evidence_attach(d, by=by, upload=SimpleUploadedFile(f"letter-{i}.pdf", PDF))
 
 
-@pytest.mark.parametrize("name", ["client-dossier", "client-evidence-pack"])
+@pytest.mark.parametrize("name", ["client-dossier", "client-dossier-pdf", "client-evidence-pack"])
 def test_the_query_count_does_not_grow_with_the_log(
     client, admin, acme, acme_engagement, letgo, media, name
 ):
@@ -346,6 +346,7 @@ def test_the_pack_holds_records_dossier_evidence_and_manifest(pack):
         "client.json",
         *CSV_FILES,
         "dossier.html",
+        "dossier.pdf",
         f"evidence/{evidence.pk}-signed letter.pdf",
         # The client's part of the log and how to check it (test_pack_verify.py).
         "log/entries.jsonl",
