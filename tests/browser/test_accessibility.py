@@ -239,6 +239,7 @@ VISITS = [
     Visit("letgo-approved", "/let-go/{approved}/"),
     Visit("letgo-proposed", "/let-go/{proposed}/", roles=REVIEWERS),
     Visit("letgo-letter", "/let-go/{approved}/letter/"),
+    Visit("letgo-history", "/let-go/{approved}/history/"),
     Visit("letgo-propose", "/clients/{client}/let-go/", roles=REVIEWERS, status=200),
     Visit("imports", "/imports/", roles=REVIEWERS),
     Visit("import-preview", "/imports/", roles=REVIEWERS, then=_preview_an_import),
