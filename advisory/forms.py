@@ -717,3 +717,10 @@ class ImportForm(forms.Form):
             self.add_error("file", str(exc))
         cleaned["data"] = data
         return cleaned
+
+
+class LetterPostedForm(HiddenFieldErrors, forms.Form):
+    """The letter went by post (letgo.sending.letter_record_posted checks the day)."""
+
+    posted_on = forms.DateField(label="Sent by post on", widget=DATE)
+    version = forms.IntegerField(widget=forms.HiddenInput)

@@ -12,6 +12,7 @@ from advisory.views import (
     home,
     imports,
     letgo,
+    letters,
     log,
     notifications,
     saved_views,
@@ -105,9 +106,10 @@ urlpatterns = [
     path("let-go/<int:pk>/offboarding/", letgo.letgo_offboarding, name="letgo-offboarding"),
     path("let-go/<int:pk>/complete/", letgo.letgo_complete, name="letgo-complete"),
     path("let-go/<int:pk>/letter/", letgo.letgo_letter, name="letgo-letter"),
-    path(
-        "let-go/<int:pk>/letter/choice/", letgo.letgo_letter_choice, name="letgo-letter-choice"
-    ),
+    path("let-go/<int:pk>/letter.pdf", letters.letgo_letter_pdf, name="letgo-letter-pdf"),
+    path("let-go/<int:pk>/letter/send/", letters.letgo_letter_send, name="letgo-letter-send"),
+    path("let-go/<int:pk>/letter/posted/", letters.letgo_letter_posted, name="letgo-letter-posted"),
+    path("let-go/<int:pk>/letter/choice/", letgo.letgo_letter_choice, name="letgo-letter-choice"),
     path("let-go/<int:pk>/history/", letgo.letgo_history, name="letgo-history"),
     path("clients/<int:pk>/let-go/", letgo.letgo_propose, name="letgo-propose"),
     path("clients/<int:pk>/reinstate/", letgo.client_reinstate, name="client-reinstate"),

@@ -1,5 +1,5 @@
 """Record helpers shared by test files: reload a record, review a disagreement,
-get a let-go case ready to complete."""
+get a let-go case ready to complete (its letter sent by post)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import datetime
 
 from django.utils import timezone
 
+from advisory.letgo.sending import letter_record_posted
 from advisory.letgo.services import PLACEHOLDER, letgo_update_offboarding
 from advisory.models import Disagreement, LetGoCase
 from advisory.records.services import disagreement_mark_reviewed
+from advisory.records.versioning import record_save
 
 
 def fresh(obj):
@@ -43,8 +45,24 @@ def tick_all(case: LetGoCase, admin) -> LetGoCase:
     ticked, and a deadline the client must watch, which the letter drafted
     from the case then states."""
     ticks = dict.fromkeys(LetGoCase.CHECKLIST, True)
-    return letgo_update_offboarding(
+    ticked = letgo_update_offboarding(
         case, by=admin, expected_version=case.version, deadlines=[deadline()], **ticks
+    )
+    return letter_posted(ticked, admin)
+
+
+POSTAL_ADDRESS = "1 Dock Road\nBristol BS1 4XX"
+
+
+def letter_posted(case: LetGoCase, admin) -> LetGoCase:
+    """The case's letter as it stands, recorded as posted today by `admin`
+    (to the client's postal address; POSTAL_ADDRESS if it has none)."""
+    client = fresh(case.client)
+    if not client.postal_address:
+        client.postal_address = POSTAL_ADDRESS
+        record_save(client, by=admin, reason="Where letters go")
+    return letter_record_posted(
+        case, by=admin, posted_on=timezone.localdate(), expected_version=fresh(case).version
     )
 
 

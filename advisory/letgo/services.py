@@ -419,6 +419,9 @@ def letgo_complete_check(case: LetGoCase, *, by: User, expected_version: int) ->
     letter = letter_problems(case)
     if letter:
         problems.append("The letter is not ready: " + "; ".join(letter) + ".")
+    # The letter as it stands went out, by e-mail or post (letgo/sending.py).
+    elif unsent := case.letter_unsent_reason():
+        problems.append(unsent)
     if problems:
         raise ValidationError(" ".join(problems))
 

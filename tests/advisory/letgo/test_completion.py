@@ -33,7 +33,7 @@ from advisory.letgo.services import (
 from advisory.models import Client, Engagement, LetGoCase
 from advisory.records.services import engagement_save
 from tests.factories import EngagementFactory, UserFactory
-from tests.records import deadline, fresh, ready_letter, tick_all
+from tests.records import deadline, fresh, letter_posted, ready_letter, tick_all
 
 pytestmark = pytest.mark.django_db
 
@@ -216,6 +216,7 @@ def test_a_notice_period_changed_on_a_letter_nobody_edited_redrafts_it(admin, ap
 
     effective = timezone.localdate(ticked.decided_at) + datetime.timedelta(days=90)
     assert f"ends on {effective:%-d %B %Y}, 90 days from" in fresh(ticked).letter
+    ticked = letter_posted(ticked, admin)  # the new letter, not the one posted before
     assert letgo_complete(ticked, by=admin, expected_version=ticked.version).status == (
         Status.OFFBOARDED
     )

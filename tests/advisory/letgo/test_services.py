@@ -8,7 +8,7 @@ import datetime
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts.roles import Role
 from advisory.evidence.files import evidence_attach
@@ -967,12 +967,18 @@ def test_every_step_is_in_the_case_and_client_history_with_who_and_why(
         ("alice", "Proposed"),
         ("dana", "Approved"),
         ("dana", "Offboarding updated"),
+        (
+            "dana",
+            f"Letter sent by post on {formats.date_format(timezone.localdate())} "
+            "to Acme Holdings, 1 Dock Road, Bristol BS1 4XX",
+        ),
         ("dana", "Offboarding completed"),
         ("dana", "Client reinstated: New board."),
     ]
-    assert entries(fresh(acme))[-4:] == [
+    assert entries(fresh(acme))[-5:] == [
         ("alice", "Let-go proposed"),
         ("dana", "Let-go approved"),
+        ("dana", "Where letters go"),  # the postal address the letter went to
         ("dana", letgo_reason(timezone.localdate())),
         ("dana", "Reinstated: New board."),
     ]
