@@ -89,9 +89,25 @@ def letter_pdf(case: LetGoCase, *, by: User, at: datetime.datetime | None = None
         generated_at=at or timezone.now(),
         generated_by=str(by),
     )
-    return render(
-        "advisory/pdf/letter.html", {"case": case, "client": case.client}, identity=identity
-    )
+    context = {"case": case, "client": case.client, "letter": _letter_text(case)}
+    return render("advisory/pdf/letter.html", context, identity=identity)
+
+
+def _letter_text(case: LetGoCase) -> str:
+    """The letter's text as the PDF shows it. With a postal address, the PDF
+    names the recipient in its address block (advisory/pdf/letter.html), so
+    the two lines near the top naming them too (the contact, then the client,
+    as letters/disengagement.txt writes them) are left to that block. Any
+    other text is shown as it is."""
+    client = case.client
+    if not client.postal_address.strip():
+        return case.letter
+    names = [client.contact_name or client.name, client.name]
+    lines = case.letter.replace("\r\n", "\n").split("\n")
+    for start in range(min(len(lines) - 1, 8)):
+        if [line.strip() for line in lines[start : start + 2]] == names:
+            return "\n".join(lines[:start] + lines[start + 2 :])
+    return case.letter
 
 
 def dossier_pdf(context: dict[str, Any], *, by: User) -> bytes:

@@ -108,6 +108,23 @@ def test_the_letter_pdf_has_the_letterhead_the_address_and_the_footer(client, ad
         assert f"Page {number} of {len(more) + 1}" in text
 
 
+def test_the_recipient_is_named_once_in_the_address_block(client, admin, ready, firm):
+    client.force_login(admin)
+    drafted = letter_day(timezone.localdate(ready.decided_at))
+
+    text = pdf_text(client.get(reverse("letgo-letter-pdf", args=[ready.pk])).content)
+
+    assert "Pat Contact Acme Holdings Acme House 12 Dock Road Bristol BS1 4XX" in text
+    assert f"{drafted} Dear Pat Contact," in text  # the letter's own name lines left out
+
+    ready.client.postal_address = ""
+    ready.client.save()
+    text = pdf_text(client.get(reverse("letgo-letter-pdf", args=[ready.pk])).content)
+
+    assert "Acme House" not in text
+    assert f"{drafted} Pat Contact Acme Holdings Dear Pat Contact," in text  # as written
+
+
 def test_the_letter_pdf_renders_whatever_the_letter_holds(client, admin, ready, firm):
     letter = "Dear Pat,\n\nA letter written by hand <with brackets>.\n\nYours,\nDana"
     edited = letgo_update_offboarding(
