@@ -38,9 +38,10 @@ FEES_DEFAULT = (
 
 class DeadlinesField(models.JSONField):
     """The deadlines the client must watch, as a list of rows
-    {"description": text, "due_on": "YYYY-MM-DD"}, in the order the letter
-    states them. Kept on the case itself, so that every change is one
-    attributed entry in the case's history and the evidence log."""
+    {"description": text, "due_on": "YYYY-MM-DD"}, as the admin entered them
+    (the letter lists them soonest first). Kept on the case itself, so that
+    every change is one attributed entry in the case's history and the
+    evidence log."""
 
     def history_display(self, value: Any) -> str:
         """One line per deadline, dated as on every other page, for the History tab."""

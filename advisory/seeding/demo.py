@@ -364,6 +364,17 @@ def _seed_letgo(*, notify: bool) -> None:
         check_conflicts=True,
         check_notice_sent=True,
         referral_note="Harrow & Quint LLP handle hotel groups of this size.",
+        # The deadlines the letter states (from the real today: none may have passed).
+        deadlines=[
+            {
+                "description": "File the VAT return for the quarter to 31 March",
+                "due_on": timezone.localdate() + datetime.timedelta(days=40),
+            },
+            {
+                "description": "Pay the corporation tax balance for 2026",
+                "due_on": timezone.localdate() + datetime.timedelta(days=75),
+            },
+        ],
     )
     # Proposed today: the administrators are told, as they would be.
     _propose(LETGO_PROPOSED, by="manager", reason=LetGoCase.Reason.OVERRIDDEN_ADVICE, notify=notify)

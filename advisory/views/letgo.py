@@ -365,7 +365,8 @@ def letgo_offboarding(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, " ".join(exc.messages))
         else:
             if updated.letter_choice_pending:
-                messages.warning(
+                # Saved: the choice is a next step, not a refusal.
+                messages.success(
                     request,
                     "Offboarding saved. Your edited letter is kept; the letter drafted "
                     "from the changed fields is beside it: choose which one to keep.",

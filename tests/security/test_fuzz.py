@@ -36,7 +36,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.models import ApiToken, User
-from advisory.letgo.services import letgo_decide, letgo_propose
+from advisory.letgo.services import letgo_decide, letgo_propose, normalise_text
 from advisory.models import (
     Amendment,
     BandOverride,
@@ -498,18 +498,38 @@ FORMS = [
             "version": fresh(c.approved).version,
             "check_conflicts": "on",
             "notice_days": "30",
+            "files_note": "We return your files.",
+            "fees_note": "We send a final invoice.",
             "referral_note": "Try Hooli.",
             "letter": "Dear client,",
+            "deadlines-TOTAL_FORMS": "2",
+            "deadlines-INITIAL_FORMS": "0",
+            "deadlines-0-description": "File the VAT return",
+            "deadlines-0-due_on": (timezone.localdate() + datetime.timedelta(days=30)).isoformat(),
         },
         {
             "version": "number",
             "check_conflicts": "choice",
             "notice_days": "number",
+            "files_note": "text",
+            "fees_note": "text",
             "referral_note": "text",
             "letter": "text",
+            "deadlines-TOTAL_FORMS": "number",
+            "deadlines-0-description": "text",
+            "deadlines-0-due_on": "date",
+            "deadlines-1-due_on": "date",
         },
         record=lambda c: fresh(c.approved),
-        stored={"referral_note": "referral_note", "letter": "letter"},
+        stored={
+            "files_note": "files_note",
+            "fees_note": "fees_note",
+            "referral_note": "referral_note",
+            "letter": "letter",
+        },
+        # The letter is kept with "\n" line ends and no blanks at their end
+        # (letgo.services.normalise_text: it is compared with the draft).
+        normalise=lambda name, value: normalise_text(value) if name == "letter" else value.strip(),
         watch=lambda c: [c.approved],
         pages=case_pages,
     ),

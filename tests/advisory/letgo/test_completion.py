@@ -2,7 +2,8 @@
 reinstating brings back the client's status only.
 
 Refusals: an unticked item, a letter that is empty, still has a placeholder or
-does not name an engagement that ends, a case completed by someone else first.
+does not name an engagement that ends, a case completed by someone else first
+(the deadlines and the letter's choice: test_letter_fields).
 Effects, in one transaction with a history entry each: open engagements
 terminated with their end date, the client let go.
 """
