@@ -214,9 +214,9 @@ class _Plan:
 
 CLIENT_FIELDS = [
     "id", "name", "kind", "sector", "contact_name", "contact_email", "contact_phone",
-    "lead_advisor_id", "team_id", "client_since", "notes", "status", "health_score",
-    "health_band", "health_trend", "health_updated_at", "is_archived", "version",
-    "created_at", "updated_at",
+    "postal_address", "lead_advisor_id", "team_id", "client_since", "notes", "status",
+    "health_score", "health_band", "health_trend", "health_updated_at", "is_archived",
+    "version", "created_at", "updated_at",
 ]  # fmt: skip
 ENGAGEMENT_FIELDS = [
     "id", "client_id", "title", "service_line", "lead_advisor_id", "status", "start_date",
@@ -415,9 +415,9 @@ class _Firm:
         score = self.health(pk, facts)
         self.plan.clients.append(
             (
-                pk, name, kind, sector, f"{first_name} {last_name}", email, phone, lead.pk, team,
-                since, "", Client.Status.ACTIVE, score.score, score.band, score.trend, self.now,
-                False, 1, created, created,
+                pk, name, kind, sector, f"{first_name} {last_name}", email, phone, "", lead.pk,
+                team, since, "", Client.Status.ACTIVE, score.score, score.band, score.trend,
+                self.now, False, 1, created, created,
             )
         )  # fmt: skip
         self.plan.disagreements.extend(rows)
