@@ -617,6 +617,13 @@ class DeadlineForm(forms.Form):
 
 
 class BaseDeadlineFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "missing_management_form": (
+            "This page's form was incomplete or out of date: reload the page and try again."
+        ),
+        "too_many_forms": "State at most %(num)d deadlines: the letter lists each one.",
+    }
+
     def __init__(self, *args, case: LetGoCase, **kwargs) -> None:
         kwargs.setdefault("prefix", "deadlines")
         kwargs.setdefault(

@@ -801,3 +801,30 @@ def test_saving_bad_deadlines_is_403_below_admin(client, manager, approved):
 
     assert response.status_code == 403
     assert state(approved) == before
+
+
+def test_more_than_20_deadlines_are_refused_saying_so(client, admin, approved):
+    client.force_login(admin)
+    before = state(approved)
+    rows = [deadline(f"Deadline number {n}", 10 + n) for n in range(21)]
+
+    response = post_offboarding(client, approved, deadlines=rows)
+
+    assert response.status_code == 400
+    assert response.context["deadline_forms"].non_form_errors() == [
+        "State at most 20 deadlines: the letter lists each one."
+    ]
+    assert state(approved) == before
+
+
+def test_a_form_without_its_deadline_rows_says_to_reload(client, admin, approved):
+    client.force_login(admin)
+    before = state(approved)
+    data = offboarding_data(approved)
+    del data["deadlines-TOTAL_FORMS"]
+
+    response = client.post(url("letgo-offboarding", approved), data)
+
+    assert response.status_code == 400
+    assert "reload the page and try again" in response.content.decode()
+    assert state(approved) == before
