@@ -26,7 +26,9 @@ ERROR_LIMIT = LetGoCase._meta.get_field("letter_send_error").max_length
 def _waiting(case_id: int, message_id: str) -> LetGoCase | None:
     """The case, locked, if this e-mail is still the one it waits for."""
     case = (
-        LetGoCase.objects.select_for_update()
+        # Only the case's row: PostgreSQL locks no row of an outer join's
+        # nullable side (who asked for the e-mail).
+        LetGoCase.objects.select_for_update(of=("self",))
         .select_related("client", "letter_sent_by")
         .filter(pk=case_id)
         .first()
