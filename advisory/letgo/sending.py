@@ -53,9 +53,7 @@ def _ready(case: LetGoCase, *, by: User) -> None:
         )
     problems = services.letter_problems(case)
     if problems:
-        raise ValidationError(
-            "The letter is not ready to send: " + "; ".join(problems) + ". Nothing was sent."
-        )
+        raise ValidationError("The letter is not ready to send: " + "; ".join(problems) + ".")
 
 
 def letter_email_check(case: LetGoCase, *, by: User) -> str:
@@ -138,8 +136,8 @@ def letter_record_posted(
                 f"{formats.date_format(approved_on)}: it cannot have been posted before."
             }
         )
-    address = ", ".join(line.strip() for line in current.client.postal_address.splitlines())
-    address = ", ".join(part for part in address.split(", ") if part)
+    lines = current.client.postal_address.splitlines()
+    address = ", ".join(line.strip() for line in lines if line.strip())
     if not address:
         raise ValidationError(
             f"{current.client} has no postal address: add it on the client's page first, "

@@ -73,7 +73,7 @@ def letgo_letter_send(request: HttpRequest, pk: int) -> HttpResponse:
     except EditConflict:
         messages.error(request, f"{CHANGED} Nothing was sent.")
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, " ".join(exc.messages) + " Nothing was sent.")
     else:
         messages.success(
             request,

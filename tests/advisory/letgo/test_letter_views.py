@@ -259,7 +259,7 @@ def test_a_client_without_a_contact_email_is_told_how_to_send(client, admin, rea
     [message] = shown_messages(response)
     assert message == (
         "Acme Holdings has no contact e-mail: add it on the client's page, "
-        "or send the letter by post and record the day."
+        "or send the letter by post and record the day. Nothing was sent."
     )
     assert mailoutbox == []
 
