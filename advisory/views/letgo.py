@@ -434,6 +434,7 @@ def letgo_complete(request: HttpRequest, pk: int) -> HttpResponse:
                 "client": case.client,
                 "action": "complete",
                 "consequences": selectors.completion_consequences(case),
+                "deadlines": _deadlines(case),
                 "version": version,
                 "post_to": reverse("letgo-complete", args=[case.pk]),
             }

@@ -828,3 +828,15 @@ def test_a_form_without_its_deadline_rows_says_to_reload(client, admin, approved
     assert response.status_code == 400
     assert "reload the page and try again" in response.content.decode()
     assert state(approved) == before
+
+
+def test_the_completion_summary_lists_the_deadlines_the_letter_states(client, admin, approved):
+    case = tick_all(approved, admin)
+    client.force_login(admin)
+
+    response = client.post(url("letgo-complete", case), {"version": fresh(case).version})
+
+    assert response.status_code == 200
+    row = deadline()
+    assert f"<li>{row['due_on']:%-d %b %Y}: {row['description']}</li>" in response.content.decode()
+    assert fresh(case).status == Status.APPROVED
