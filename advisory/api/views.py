@@ -46,7 +46,7 @@ from advisory.health import score as scoring
 from advisory.health import selectors as health_selectors
 from advisory.models import Client, Disagreement, Engagement, LetGoCase
 from advisory.records import comments, services
-from advisory.records.versioning import EditConflict
+from advisory.records.versioning import EditConflict, let_go_read_only
 
 TOP_CONTRIBUTORS = 10
 
@@ -293,7 +293,7 @@ class EngagementViewSet(ScopedViewSet):
         summary="Change a disagreement",
         description="Send `version` (from your last read) and the facts to change. "
         "Once a manager has reviewed it, the request, recommendation, date, severity "
-        "and tone are locked (400).",
+        "and tone are locked (400). A let-go client's disagreements are read-only (400).",
         request=DisagreementUpdateSerializer,
         responses={
             200: DisagreementSerializer,
@@ -330,8 +330,17 @@ class DisagreementViewSet(ScopedViewSet):
             lambda: services.disagreement_log(disagreement, by=request.user), created=True
         )
 
+    @staticmethod
+    def _refuse_if_let_go(disagreement: Disagreement) -> None:
+        """A let-go client's disagreement is read-only: changing or adding to it
+        answers 400 with the reason, before the request's data is looked at
+        (as the pages do; the services refuse it too)."""
+        if disagreement.client.status == Client.Status.LET_GO:
+            raise as_api_error(DjangoValidationError(let_go_read_only(disagreement.client)))
+
     def partial_update(self, request: Request, pk: int) -> Response:
         disagreement = self.get_object()
+        self._refuse_if_let_go(disagreement)
         changes, version, reason = _changes(
             self.validated(DisagreementUpdateSerializer, disagreement)
         )
@@ -347,7 +356,8 @@ class DisagreementViewSet(ScopedViewSet):
         summary="Record the client's decision",
         description="The decision as a whole: fields left out are recorded empty. "
         "The acknowledgment of risk applies only when the client proceeded against "
-        "advice, and then needs the date, how, and the client's own words.",
+        "advice, and then needs the date, how, and the client's own words. "
+        "A let-go client's disagreements are read-only (400).",
         request=DecisionSerializer,
         responses={
             200: DisagreementSerializer,
@@ -358,6 +368,7 @@ class DisagreementViewSet(ScopedViewSet):
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def decision(self, request: Request, pk: int) -> Response:
         disagreement = self.get_object()
+        self._refuse_if_let_go(disagreement)
         data = self.validated(DecisionSerializer)
         disagreement.decision = data["decision"]
         disagreement.decided_on = data.get("decided_on")
@@ -373,7 +384,8 @@ class DisagreementViewSet(ScopedViewSet):
 
     @extend_schema(
         summary="Record the outcome",
-        description="Who turned out to be right, and how it went. Needs a decision first.",
+        description="Who turned out to be right, and how it went. Needs a decision first. "
+        "A let-go client's disagreements are read-only (400).",
         request=OutcomeSerializer,
         responses={
             200: DisagreementSerializer,
@@ -384,6 +396,7 @@ class DisagreementViewSet(ScopedViewSet):
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def outcome(self, request: Request, pk: int) -> Response:
         disagreement = self.get_object()
+        self._refuse_if_let_go(disagreement)
         data = self.validated(OutcomeSerializer)
         disagreement.verdict = data["verdict"]
         disagreement.outcome = data.get("outcome", "")
@@ -408,7 +421,7 @@ class DisagreementViewSet(ScopedViewSet):
         methods=["POST"],
         summary="Comment on a disagreement",
         description="Managers and admins comment; the advisor who logged it may reply. "
-        "Others get 403.",
+        "Others get 403. A let-go client's disagreements take no new comment (400).",
         request=CommentSerializer,
         responses={201: CommentSerializer, **errors(400, 401, 403, 404)},
     )
@@ -428,6 +441,7 @@ class DisagreementViewSet(ScopedViewSet):
                 "Managers and admins comment on disagreements; "
                 "the advisor who logged one may reply."
             )
+        self._refuse_if_let_go(disagreement)
         data = self.validated(CommentSerializer)
         try:
             comment = comments.comment_add(disagreement, by=request.user, body=data["body"])

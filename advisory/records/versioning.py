@@ -45,6 +45,15 @@ def let_go_error(client: Client) -> ValidationError:
     )
 
 
+def let_go_read_only(client: Client) -> str:
+    """What a page or the API answers when asked to change a let-go client's
+    disagreement: said before anything sent is looked at."""
+    return (
+        f"{client} has been let go: its disagreements are read-only, kept as they were; "
+        "nothing can be changed or added. An administrator can reinstate the client."
+    )
+
+
 def refuse_if_let_go(client: Client) -> None:
     # Asks the database, not the caller's copy of the client, which may
     # predate the let-go.

@@ -20,7 +20,7 @@ from advisory.forms import (
 )
 from advisory.models import Client, Disagreement, Engagement
 from advisory.records import choices, comments, services
-from advisory.records.versioning import EditConflict
+from advisory.records.versioning import EditConflict, let_go_read_only
 from advisory.transfer import exports
 from advisory.views.common import (
     archive_toggle,
@@ -127,6 +127,17 @@ def _closed(client: Client) -> str:
     return "let go" if client.status == Client.Status.LET_GO else "archived"
 
 
+def _refused_if_let_go(request: HttpRequest, disagreement: Disagreement) -> HttpResponse | None:
+    """A let-go client's disagreement is kept as it was: its page offers no
+    change, and a change asked for anyway (a form opened before the let-go, a
+    typed address) is refused with the reason before anything sent is read.
+    The services refuse it too (records.versioning)."""
+    if disagreement.client.status != Client.Status.LET_GO:
+        return None
+    messages.error(request, let_go_read_only(disagreement.client))
+    return redirect(disagreement)
+
+
 @permission_required("advisory.view_disagreement")
 def disagreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     disagreement = _get(request, pk)
@@ -137,7 +148,9 @@ def disagreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, disagreement: Disagreement, **forms) -> dict:
     user = request.user
-    editable = not disagreement.is_archived and user.has_perm("advisory.change_disagreement")
+    # Archived, or its client let go: nothing is changed on it (record_save
+    # refuses), so no form or button offers it.
+    editable = not disagreement.is_read_only and user.has_perm("advisory.change_disagreement")
     amendments = {}
     for amendment in disagreement.amendments.select_related("amended_by"):
         amendments.setdefault(amendment.field, []).append(amendment)
@@ -153,10 +166,9 @@ def _detail_context(request: HttpRequest, disagreement: Disagreement, **forms) -
         "can_attach": not disagreement.is_read_only
         and editable
         and user.has_perm("advisory.add_evidencefile"),
-        # Archived, it cannot be changed (record_save refuses): nothing to offer.
         "can_review": user.has_perm("advisory.review_disagreement")
         and not disagreement.is_reviewed
-        and not disagreement.is_archived,
+        and not disagreement.is_read_only,
         "decision_form": forms.get("decision_form") or DecisionForm(instance=disagreement),
         "outcome_form": forms.get("outcome_form") or OutcomeForm(instance=disagreement),
         "comment_form": forms.get("comment_form") or CommentForm(),
@@ -167,6 +179,8 @@ def _detail_context(request: HttpRequest, disagreement: Disagreement, **forms) -
 @permission_required("advisory.change_disagreement")
 def disagreement_edit(request: HttpRequest, pk: int) -> HttpResponse:
     disagreement = _get(request, pk)
+    if refused := _refused_if_let_go(request, disagreement):
+        return refused
     form = DisagreementForm(request.POST or None, instance=disagreement, user=request.user)
     return save_form(
         request,
@@ -191,6 +205,8 @@ def disagreement_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def disagreement_decision(request: HttpRequest, pk: int) -> HttpResponse:
     """Record the client's decision (and, if they overrode the advice, their acknowledgment)."""
     disagreement = _get(request, pk)
+    if refused := _refused_if_let_go(request, disagreement):
+        return refused
     form = DecisionForm(request.POST or None, instance=disagreement)
     return save_form(
         request,
@@ -217,6 +233,8 @@ def disagreement_decision(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("advisory.change_disagreement")
 def disagreement_outcome(request: HttpRequest, pk: int) -> HttpResponse:
     disagreement = _get(request, pk)
+    if refused := _refused_if_let_go(request, disagreement):
+        return refused
     form = OutcomeForm(request.POST or None, instance=disagreement)
     return save_form(
         request,
@@ -244,6 +262,8 @@ def disagreement_outcome(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("advisory.review_disagreement")
 def disagreement_review(request: HttpRequest, pk: int) -> HttpResponse:
     disagreement = _get(request, pk)
+    if refused := _refused_if_let_go(request, disagreement):
+        return refused
     version = parse_id(request.POST.get("version", ""))
     try:
         services.disagreement_mark_reviewed(
@@ -262,6 +282,8 @@ def disagreement_review(request: HttpRequest, pk: int) -> HttpResponse:
 def disagreement_amend(request: HttpRequest, pk: int) -> HttpResponse:
     """Correct a fact locked by review, with a reason; the original stays visible."""
     disagreement = _get(request, pk)
+    if refused := _refused_if_let_go(request, disagreement):
+        return refused
     if not disagreement.is_reviewed:
         messages.info(request, "This disagreement is not reviewed yet: edit it directly.")
         return redirect("disagreement-edit", pk=disagreement.pk)
@@ -340,4 +362,7 @@ def disagreement_history(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("advisory.change_disagreement")
 def disagreement_archive(request: HttpRequest, pk: int) -> HttpResponse:
-    return archive_toggle(request, _get(request, pk))
+    disagreement = _get(request, pk)
+    if refused := _refused_if_let_go(request, disagreement):
+        return refused
+    return archive_toggle(request, disagreement)
