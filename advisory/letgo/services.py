@@ -27,7 +27,7 @@ from advisory.models.letgo import (
     NOTICE_DAYS_MIN,
 )
 from advisory.notifications import triggers
-from advisory.records.services import engagement_save
+from advisory.records.services import disagreements_close_at_letgo, engagement_save
 from advisory.records.versioning import EditConflict, record_save
 
 Status = LetGoCase.Status
@@ -358,6 +358,8 @@ def letgo_complete(case: LetGoCase, *, by: User, expected_version: int) -> LetGo
         engagement.status = Engagement.Status.TERMINATED
         engagement.end_date = _end_date(engagement, effective)
         engagement_save(engagement, by=by, reason=reason)
+    # Its open items close (follow-ups cleared, reminders stopped), each with a history entry.
+    disagreements_close_at_letgo(current.client, by=by, reason=reason)
     current.status = Status.OFFBOARDED
     current.completed_by, current.completed_at = by, timezone.now()
     record_save(current, by=by, reason="Offboarding completed")

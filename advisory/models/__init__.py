@@ -22,6 +22,7 @@ from advisory.models.letgo import LetGoCase as LetGoCase
 from advisory.models.letgo import LetGoCaseQuerySet as LetGoCaseQuerySet
 from advisory.models.log import LogEntry as LogEntry
 from advisory.models.log import TreeHead as TreeHead
+from advisory.models.notifications import CLIENT_REMINDERS as CLIENT_REMINDERS
 from advisory.models.notifications import Delivery as Delivery
 from advisory.models.notifications import Notification as Notification
 from advisory.models.notifications import NotificationKind as NotificationKind

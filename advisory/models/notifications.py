@@ -25,6 +25,18 @@ class NotificationKind(models.TextChoices):
     WEEKLY_DIGEST = "weekly_digest", "The weekly digest of your teams"
 
 
+# What asks someone to act on a client: its follow-ups, an acknowledgment still
+# missing, a worsened band. Once the client is let go nothing is left to act on:
+# none is made (notifications.triggers.notify), e-mailed or summarised
+# (NotificationQuerySet.still_to_send), and those waiting for an e-mail at the
+# let-go are kept in Candor only (triggers.reminders_stop).
+CLIENT_REMINDERS = (
+    NotificationKind.BAND_WORSENED,
+    NotificationKind.FOLLOW_UP_DUE,
+    NotificationKind.ACKNOWLEDGMENT_MISSING,
+)
+
+
 class Delivery(models.TextChoices):
     IN_APP = "in_app", "In Candor only"
     IMMEDIATE = "immediate", "E-mail immediately"
@@ -35,9 +47,14 @@ class NotificationQuerySet(models.QuerySet):
     def unread(self) -> NotificationQuerySet:
         return self.filter(read_at__isnull=True)
 
+    def still_to_send(self) -> NotificationQuerySet:
+        """All but the reminders about a client let go since they were made."""
+        return self.exclude(Q(kind__in=CLIENT_REMINDERS) & Q(client__status=Client.Status.LET_GO))
+
     def awaiting_summary(self) -> NotificationQuerySet:
-        """Notifications that wait for their recipient's next daily summary e-mail."""
-        return self.filter(delivery=Delivery.DAILY, emailed_at__isnull=True)
+        """Notifications that wait for their recipient's next daily summary
+        e-mail (none about a client let go: still_to_send)."""
+        return self.filter(delivery=Delivery.DAILY, emailed_at__isnull=True).still_to_send()
 
 
 class Notification(models.Model):
@@ -46,7 +63,9 @@ class Notification(models.Model):
     `event_key` names the event ("band:12:2026-11-22:strained"); the unique
     constraint on (recipient, event_key) is what makes every trigger and job
     safe to run twice: the second run finds the notification already there.
-    `delivery` is the recipient's preference when it was created.
+    `delivery` is the recipient's preference when it was created, or "in
+    Candor only" once its e-mail was stopped (the recipient chose so for the
+    kind, or the client was let go before it went).
     """
 
     recipient = models.ForeignKey(User, models.CASCADE, related_name="notifications")

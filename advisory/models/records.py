@@ -72,8 +72,10 @@ class ClientQuerySet(models.QuerySet):
         return self.filter(personally(self.model, user, self.PEOPLE))
 
     def my_clients(self, user: User) -> ClientQuerySet:
-        """The dashboard's "my clients": in scope, worked on personally, not archived."""
-        return self.visible_to(user).personal_to(user).active()
+        """The dashboard's "my clients": in scope, worked on personally, and
+        open for work (not archived, not let go: a client let go is no longer
+        anyone's to work on; the client list's status filter finds it)."""
+        return self.visible_to(user).personal_to(user).open_for_work()
 
 
 class Client(models.Model):

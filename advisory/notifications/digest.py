@@ -50,9 +50,14 @@ def digest_period(today: datetime.date) -> tuple[datetime.date, datetime.date]:
 
 
 def digest_for(manager: User, *, start: datetime.date, end: datetime.date) -> Digest:
-    """What happened in the manager's teams (only theirs) between start and end."""
+    """What happened in the manager's teams (only theirs) between start and end,
+    on the clients still theirs to look after: none let go."""
     teams = list(Team.objects.managed_by(manager).filter(managers=manager))
-    clients = Client.objects.visible_to(manager).filter(team__in=teams)
+    clients = (
+        Client.objects.visible_to(manager)
+        .filter(team__in=teams)
+        .exclude(status=Client.Status.LET_GO)
+    )
     digest = Digest(start=start, end=end, teams=teams)
     before = HealthSnapshot.objects.filter(client=OuterRef("pk"), date__lt=start).order_by("-date")
     previous = dict(

@@ -65,9 +65,13 @@ def email_notification(notification_id: int) -> bool:
     if sending fails, so two runs never both send it.
     """
     notification = (
-        Notification.objects.select_related("recipient").filter(pk=notification_id).first()
+        Notification.objects.select_related("recipient")
+        .filter(pk=notification_id)
+        .still_to_send()
+        .first()
     )
     if notification is None:
+        # Gone, or a reminder about a client let go since it was queued.
         return False
     user = notification.recipient
     if not (user.is_active and user.email):

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from django.db.models import Q
 from django.tasks import task
 
 from accounts.models import User
 from accounts.retry import retry_later
-from advisory.models import Delivery
+from advisory.models import Notification
 from advisory.notifications import email
 
 logger = logging.getLogger(__name__)
@@ -47,13 +46,13 @@ def send_summary_email(user_id: int, attempt: int = 1) -> str:
 
 def send_daily_summaries() -> int:
     """Queue one summary e-mail per person with something waiting; returns how many."""
+    # What email_daily_summary would send: none about a client let go.
+    waiting = Notification.objects.awaiting_summary().values("recipient")
     people = (
         User.objects.filter(is_active=True)
         .exclude(email="")
-        .filter(
-            Q(notifications__delivery=Delivery.DAILY) & Q(notifications__emailed_at__isnull=True)
-        )
-        .distinct()
+        .filter(pk__in=waiting)
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
     count = 0

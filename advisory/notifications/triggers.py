@@ -27,6 +27,7 @@ from django.utils import formats, timezone
 from accounts.models import User
 from accounts.roles import Role
 from advisory.models import (
+    CLIENT_REMINDERS,
     Band,
     Client,
     Delivery,
@@ -62,7 +63,13 @@ def notify(
     """
     people = {u.pk: u for u in recipients if u is not None and u.is_active}
     if client is not None:
-        people = {pk: u for pk, u in people.items() if _can_see(u, client)}
+        clients = Client.objects.filter(pk=client.pk)
+        if kind in CLIENT_REMINDERS:
+            # Nothing is left to act on for a client let go, whoever asks
+            # (a job, a score recomputed): its status as stored, in the
+            # same query as the scope.
+            clients = clients.exclude(status=Client.Status.LET_GO)
+        people = {pk: u for pk, u in people.items() if clients.visible_to(u).exists()}
     if not people:
         return []
     already = set(
@@ -95,10 +102,6 @@ def notify(
         if notification.delivery == Delivery.IMMEDIATE and user.email:
             _email_on_commit(notification.pk)
     return created
-
-
-def _can_see(user: User, client: Client) -> bool:
-    return Client.objects.visible_to(user).filter(pk=client.pk).exists()
 
 
 def _email_on_commit(notification_id: int) -> None:
@@ -159,6 +162,19 @@ def letgo_decided(case: LetGoCase) -> None:
         body=render_to_string("advisory/email/letgo_decided.txt", {"case": case}).strip(),
         url=case.get_absolute_url(),
         client=case.client,
+    )
+
+
+def reminders_stop(client: Client) -> int:
+    """The client is being let go: its reminders waiting to be e-mailed (at
+    once or in a daily summary) stay in Candor only, even if the client is
+    reinstated later. Returns how many. Inside the let-go's transaction
+    (records.services.disagreements_close_at_letgo)."""
+    return (
+        Notification.objects.filter(client=client, kind__in=CLIENT_REMINDERS)
+        .filter(emailed_at__isnull=True)
+        .exclude(delivery=Delivery.IN_APP)
+        .update(delivery=Delivery.IN_APP)
     )
 
 

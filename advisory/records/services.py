@@ -19,6 +19,7 @@ from advisory.models import (
     Disagreement,
     Engagement,
 )
+from advisory.notifications import triggers
 from advisory.records.versioning import EditConflict, record_save
 
 BULK_BATCH = 500  # rows per INSERT in bulk writes
@@ -198,6 +199,36 @@ def disagreement_mark_reviewed(
     return record_save(
         disagreement, by=by, reason="Reviewed: facts locked", expected_version=expected_version
     )
+
+
+@transaction.atomic
+def disagreements_close_at_letgo(client: Client, *, by: User, reason: str) -> list[Disagreement]:
+    """Close the client's open items as it is let go (letgo.services.letgo_complete),
+    before its status changes: after it, its records can no longer be saved.
+
+    Each open disagreement gets a history entry with `reason` ("Let go on
+    <date>"), and the one change made to it is its pending follow-up date,
+    cleared: nobody follows it up any more. Nothing else is touched: no
+    decision, acknowledgment or outcome is invented, and the pages say "Closed
+    at let-go" from the client's status. The client's reminders waiting to be
+    e-mailed stop too (notifications.triggers.reminders_stop).
+
+    Reinstating the client does not bring the follow-up dates back: whoever
+    takes the client up again sets new ones (the history shows the old ones).
+    """
+    closing = list(
+        Disagreement.objects.filter(client=client)
+        .active()
+        .open()
+        # What the save would otherwise look up again, row by row.
+        .select_related("engagement__client", "logged_by", "reviewed_by")
+        .order_by("pk")
+    )
+    for disagreement in closing:
+        disagreement.follow_up_on = None
+        record_save(disagreement, by=by, reason=reason)
+    triggers.reminders_stop(client)
+    return closing
 
 
 @transaction.atomic

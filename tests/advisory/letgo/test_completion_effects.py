@@ -1,8 +1,9 @@
-"""What a completed let-go does beyond the case: the client's disagreements stop
-being anyone's open items (the records unchanged), reminders stop, and the
-client leaves the health board's default view, its band counts and charts and
-the dashboards, while the board's "Let go" filter still shows it. Reinstating
-brings it all back."""
+"""What a completed let-go does beyond the case: the client's open items close,
+each with a history entry (its follow-up cleared, nothing else changed), so they
+stop being anyone's open items; reminders stop; and the client leaves the health
+board's default view, its band counts and charts, the dashboards and "My
+clients", while the board's "Let go" filter and the client list's status filter
+still show it. Reinstating brings back the client's status, not its follow-ups."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
@@ -28,6 +30,7 @@ from advisory.letgo.services import (
 )
 from advisory.models import (
     Client,
+    Delivery,
     Disagreement,
     HealthSnapshot,
     LetGoCase,
@@ -113,13 +116,20 @@ def snapshot_of(d: Disagreement) -> tuple:
     return (d.decision, d.verdict, d.risk_acknowledged, d.follow_up_on, d.version)
 
 
+def recorded(d: Disagreement) -> dict:
+    """Every field of the record as stored, but the follow-up, version and timestamps."""
+    row = D.objects.filter(pk=d.pk).values().get()
+    for field in ("follow_up_on", "version", "updated_at"):
+        row.pop(field)
+    return row
+
+
 # --- Open items --------------------------------------------------------------------
 
 
 def test_a_let_go_clients_disagreements_are_no_longer_open_items(
     acme, acme_items, bolt, advisor, admin
 ):
-    before = {d.pk: (snapshot_of(d), d.history.count()) for d in acme_items}
     assert D.objects.filter(client=acme).open().count() == 3
 
     let_go(acme, advisor=advisor, admin=admin)
@@ -137,8 +147,101 @@ def test_a_let_go_clients_disagreements_are_no_longer_open_items(
     ]:
         assert not getattr(log, state)().exists(), state
         assert getattr(D.objects.filter(client=bolt), state)().exists(), state
-    # The records themselves are unchanged, with no new history entry.
-    assert {d.pk: (snapshot_of(d), d.history.count()) for d in acme_items} == before
+
+
+def test_each_open_item_closes_with_a_history_entry_and_its_follow_up_cleared(
+    acme, acme_items, bolt, advisor, admin
+):
+    waiting = DisagreementFactory(engagement=acme_items[0].engagement, title="No follow-up set")
+    closing = [*acme_items, waiting]
+    before = {d.pk: (recorded(d), fresh(d).version, d.history.count()) for d in closing}
+    bolts = {d.pk: snapshot_of(d) for d in D.objects.filter(client=bolt)}
+
+    let_go(acme, advisor=advisor, admin=admin)
+
+    for d in closing:
+        row, version, entries = before[d.pk]
+        assert recorded(d) == row, d.title  # the decision, outcome, facts: as they were
+        assert fresh(d).follow_up_on is None, d.title
+        assert fresh(d).version == version + 1, d.title
+        assert d.history.count() == entries + 1, d.title
+        latest = d.history.latest()
+        assert latest.history_change_reason == "Let go on 16 Mar 2026", d.title
+        assert latest.history_user == admin, d.title
+    # Another client's items stay open, follow-ups and all.
+    assert {d.pk: snapshot_of(d) for d in D.objects.filter(client=bolt)} == bolts
+
+
+def test_the_history_tab_shows_what_the_let_go_changed(client, advisor, acme_items, gone):
+    waiting, _proceeded, _accepted = acme_items
+    client.force_login(advisor)
+
+    [entry, *_] = client.get(reverse("disagreement-history", args=[waiting.pk])).context["entries"]
+
+    assert (entry.action, entry.reason, entry.user) == (
+        "Changed",
+        "Let go on 16 Mar 2026",
+        gone.completed_by,
+    )
+    assert [(c.label, c.old, c.new) for c in entry.changes] == [
+        ("Follow-up date", "14 Mar 2026", "—")
+    ]
+
+
+def test_what_was_not_open_is_left_as_it_was(acme, acme_engagement, advisor, admin):
+    done = DisagreementFactory(
+        engagement=acme_engagement,
+        title="Settled",
+        decision=D.Decision.ACCEPTED,
+        decided_on=TODAY - 9 * DAY,
+        verdict=D.Verdict.ADVICE_VINDICATED,
+        outcome="The audit went through.",
+        outcome_recorded_on=TODAY - 2 * DAY,
+        follow_up_on=TODAY + 5 * DAY,
+    )
+    shelved = DisagreementFactory(
+        engagement=acme_engagement, title="Shelved", follow_up_on=TODAY, is_archived=True
+    )
+    before = {d.pk: (snapshot_of(d), d.history.count()) for d in (done, shelved)}
+
+    let_go(acme, advisor=advisor, admin=admin)
+
+    assert {d.pk: (snapshot_of(d), d.history.count()) for d in (done, shelved)} == before
+
+
+def test_completing_stops_the_clients_reminders_waiting_for_an_e_mail(
+    acme, acme_items, bolt, advisor, admin
+):
+    def reminder(client: Client, kind: str, delivery: str, **fields) -> Notification:
+        return Notification.objects.create(
+            recipient=advisor,
+            kind=kind,
+            event_key=f"{client.pk}:{kind}:{delivery}:{len(fields)}",
+            title=f"{client}: {kind}",
+            client=client,
+            delivery=delivery,
+            **fields,
+        )
+
+    daily = reminder(acme, NotificationKind.FOLLOW_UP_DUE, Delivery.DAILY)
+    at_once = reminder(acme, NotificationKind.ACKNOWLEDGMENT_MISSING, Delivery.IMMEDIATE)
+    band = reminder(acme, NotificationKind.BAND_WORSENED, Delivery.DAILY)
+    sent = reminder(acme, NotificationKind.FOLLOW_UP_DUE, Delivery.DAILY, emailed_at=timezone.now())
+    bolts = reminder(bolt, NotificationKind.FOLLOW_UP_DUE, Delivery.DAILY)
+
+    let_go(acme, advisor=advisor, admin=admin)
+
+    delivery = dict(Notification.objects.values_list("pk", "delivery"))
+    assert [delivery[n.pk] for n in (daily, at_once, band)] == [Delivery.IN_APP] * 3
+    assert delivery[sent.pk] == Delivery.DAILY  # what went stays as it went
+    assert delivery[bolts.pk] == Delivery.DAILY
+    # The let-go's own news is not a reminder: it goes as chosen.
+    decided = Notification.objects.filter(kind=NotificationKind.LETGO_DECIDED, client=acme)
+    assert decided.exists()
+    assert Delivery.IN_APP not in set(decided.values_list("delivery", flat=True))
+    # Stopped for good: reinstating does not send them after all.
+    client_reinstate(fresh(acme), by=admin, reason="New board.")
+    assert Notification.objects.get(pk=daily.pk).delivery == Delivery.IN_APP
 
 
 def test_the_advisors_home_leaves_out_a_let_go_clients_open_items(
@@ -190,6 +293,28 @@ def test_the_managers_home_leaves_out_a_let_go_client(
     client.force_login(manager)
     reviews = client.get(panels["review"].url).context["page_obj"]
     assert reviews.paginator.count == 3
+
+
+def test_a_let_go_client_is_not_one_of_my_clients(client, acme, acme_items, bolt, advisor, admin):
+    let_go(acme, advisor=advisor, admin=admin)
+    client.force_login(advisor)
+
+    response = client.get(HOME)
+
+    assert [c.name for c in response.context["my_clients"]] == ["Bolt Logistics"]
+    assert response.context["my_client_count"] == 1
+    page = response.content.decode()
+    heading = page.index('id="clients-heading"')
+    clients = page[heading : page.index("</section>", heading)]
+    assert "Bolt Logistics" in clients and "Acme Holdings" not in clients
+    # The log's "My clients only" leaves it out too ...
+    mine = client.get(reverse("disagreement-list"), {"mine": "yes"}).context["page_obj"]
+    assert {d.client_id for d in mine} == {bolt.pk}
+    # ... while the client list still finds it, by its status.
+    listed = client.get(reverse("client-list"), {"status": Client.Status.LET_GO})
+    assert [c.name for c in listed.context["page_obj"]] == ["Acme Holdings"]
+    page = listed.content.decode()
+    assert '<option value="let_go" selected>Let go</option>' in page
 
 
 def home_queries(user) -> int:
@@ -258,6 +383,8 @@ def board_cast(acme, acme_items, bolt, advisor, admin) -> None:
         HealthSnapshot.objects.create(client=c, date=TODAY - 40 * DAY, score=20, band="adversarial")
         HealthSnapshot.objects.create(client=c, date=TODAY - DAY, score=20, band="adversarial")
     let_go(acme, advisor=advisor, admin=admin)
+    # Closing its open items scored Acme for real today: back to the story's band.
+    HealthSnapshot.objects.filter(date=TODAY).update(score=20, band="adversarial")
     Client.objects.filter(pk__in=[acme.pk, bolt.pk]).update(
         health_score=20, health_band="adversarial"
     )
@@ -351,6 +478,22 @@ def test_reinstating_brings_back_open_items_and_the_board(
     names = [c.name for c in board(client, manager).context["page_obj"]]
     assert names == ["Acme Holdings", "Bolt Logistics"]
     assert dashboard.dashboard(advisor)["open_count"] == 6
+    assert "Acme Holdings" in [c.name for c in dashboard.dashboard(advisor)["my_clients"]]
+
+
+def test_reinstating_does_not_bring_the_follow_ups_back(
+    acme, acme_items, board_cast, advisor, admin
+):
+    entries = {d.pk: d.history.count() for d in acme_items}
+
+    client_reinstate(fresh(acme), by=admin, reason="New board.")
+
+    assert [fresh(d).follow_up_on for d in acme_items] == [None] * 3
+    assert {d.pk: d.history.count() for d in acme_items} == entries
+    mine = D.objects.filter(client=acme)
+    assert not mine.follow_up_overdue().exists() and not mine.follow_up_coming().exists()
+    # What they were stays in the history, for whoever takes the client up again.
+    assert D.history.filter(id=acme_items[0].pk, follow_up_on=TODAY - 2 * DAY).exists()
 
 
 # --- Closed at let-go, on the records' pages ---------------------------------------
