@@ -69,6 +69,11 @@ class SecondFactorMiddleware:
 
     A session opened before the app was set up notices within a minute
     (NO_APP_KEY); people without an app cost no query.
+
+    A view under `two_factor.verified_required` asks for the code itself, with
+    its purpose and the page to come back to, after what is stacked above it
+    has run: a let-go decision keeps its note there, which a refusal here
+    would lose.
     """
 
     EXEMPT_URL_NAMES = ("login", "login-code", "logout", "two-factor-setup", "admin:logout")
@@ -77,9 +82,23 @@ class SecondFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self._needs_code(request):
+        if self._needs_code(request) and not self._view_asks_itself(request):
             return self._refuse(request)
         return self.get_response(request)
+
+    @staticmethod
+    def _view_asks_itself(request: HttpRequest) -> bool:
+        """The view asks for the code itself (verified_required). Looked up only
+        for a session that needs a code, not on every request."""
+        from django.urls import Resolver404, resolve
+
+        from accounts import two_factor
+
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            return False
+        return getattr(match.func, two_factor.ASKS_FOR_CODE, False) is True
 
     def _needs_code(self, request: HttpRequest) -> bool:
         from accounts import two_factor

@@ -304,12 +304,22 @@ def redirect_to_code(next_url: str) -> HttpResponse:
     return redirect(f"{reverse('login-code')}?{urlencode({'next': next_url})}")
 
 
+# Set on a view wrapped by verified_required (and, through functools.wraps, on
+# the decorators stacked above it): it asks for the code itself.
+ASKS_FOR_CODE = "asks_for_second_factor"
+
+
 def verified_required(back: str | None = None, purpose: str = "continue") -> Callable[[View], View]:
     """The view needs a session verified with a second factor.
 
     Put it under the permission check (a role too low still gets 403). A GET
     comes back to itself afterwards; a POST to the page named `back` (with
     the view's URL arguments), where its form is.
+
+    SecondFactorMiddleware leaves such a view to ask for the code itself, so
+    the decorators above this one run first for a session not verified yet:
+    they may keep what the form sent for the return (a let-go decision's note)
+    and must do nothing else.
     """
 
     def decorator(view: View) -> View:
@@ -324,6 +334,7 @@ def verified_required(back: str | None = None, purpose: str = "continue") -> Cal
             security_event(request, "two-factor required", request.user, level=logging.WARNING)
             return ask_for_second_factor(request, next_url, purpose)
 
+        setattr(wrapper, ASKS_FOR_CODE, True)
         return wrapper
 
     return decorator
