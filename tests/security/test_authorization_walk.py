@@ -157,6 +157,8 @@ PAGES: dict[str, tuple[str, str | None]] = {
     "letgo-offboarding": (ADMIN, "letgo_case"),
     "letgo-complete": (ADMIN, "letgo_case"),
     "letgo-letter": (ADVISOR, "letgo_case"),
+    "letgo-letter-choice": (ADMIN, "letgo_case"),
+    "letgo-history": (ADVISOR, "letgo_case"),
     "letgo-letter-pdf": (ADVISOR, "letgo_case"),
     "letgo-letter-send": (ADMIN, "letgo_case"),
     "letgo-letter-posted": (ADMIN, "letgo_case"),
