@@ -357,7 +357,21 @@ class CommentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 # --- Let-go cases ------------------------------------------------------------------
 
 
+class LetGoDeadlineSerializer(serializers.Serializer):
+    """A deadline the client must watch, as the letter states it."""
+
+    description = serializers.CharField(help_text="What the client must do.")
+    due_on = serializers.DateField(help_text="By when.")
+
+
 class LetGoCaseSerializer(serializers.ModelSerializer):
+    deadlines = LetGoDeadlineSerializer(
+        many=True,
+        read_only=True,
+        help_text="The deadlines the client must watch, as entered (the letter lists them "
+        "soonest first).",
+    )
+
     class Meta:
         model = LetGoCase
         fields = [
@@ -374,8 +388,12 @@ class LetGoCaseSerializer(serializers.ModelSerializer):
             "decision_note",
             *LetGoCase.CHECKLIST,
             "notice_days",
+            "deadlines",
+            "files_note",
+            "fees_note",
             "referral_note",
             "letter",
+            "letter_choice_pending",
             "completed_by",
             "completed_at",
             "reinstated_by",

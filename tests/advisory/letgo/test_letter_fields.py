@@ -840,3 +840,16 @@ def test_the_completion_summary_lists_the_deadlines_the_letter_states(client, ad
     row = deadline()
     assert f"<li>{row['due_on']:%-d %b %Y}: {row['description']}</li>" in response.content.decode()
     assert fresh(case).status == Status.APPROVED
+
+
+def test_the_api_gives_the_letters_fields(client, admin, approved):
+    update(approved, admin, deadlines=[deadline("File the VAT return", 30)], fees_note="Refund.")
+    client.force_login(admin)
+
+    case = client.get(f"/api/letgo-cases/{approved.pk}/").json()
+
+    assert case["deadlines"] == [
+        {"description": "File the VAT return", "due_on": in_days(30).isoformat()}
+    ]
+    assert (case["fees_note"], case["files_note"]) == ("Refund.", FILES_DEFAULT)
+    assert case["letter_choice_pending"] is False
