@@ -22,7 +22,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def proposal(demo) -> LetGoCase:
     advisor = User.objects.get(username="advisor")
-    client = client_save(Client(name="Castellan Hotels Group", lead_advisor=advisor), by=advisor)
+    client = client_save(
+        Client(
+            name="Castellan Hotels Group",
+            lead_advisor=advisor,
+            postal_address="1 Harbour Street\nBristol BS1 4XX",
+        ),
+        by=advisor,
+    )
     engagement = engagement_save(
         Engagement(client=client, title="Group audit 2026", lead_advisor=advisor), by=advisor
     )
@@ -94,6 +101,10 @@ def test_an_admin_approves_offboards_and_the_client_is_let_go(
     expect(page.get_by_text("Offboarding saved.")).to_be_visible()
     expect(letter).to_contain_text(f"- {due:%-d %B %Y}: File the VAT return")
     assert not PLACEHOLDER.search(letter.input_value())
+    # Completing waits until the letter as it stands has gone: here, by post.
+    page.get_by_label("Sent by post on").fill(timezone.localdate().isoformat())
+    page.get_by_role("button", name="Record: sent by post").click()
+    expect(page.get_by_text("Recorded: the letter went by post on")).to_be_visible()
     page.get_by_role("button", name="Complete offboarding").click()
     expect(
         page.get_by_role("heading", name="Complete offboarding of Castellan Hotels Group?")
