@@ -162,7 +162,8 @@ def waiting_on(mine: QuerySet[Disagreement]) -> tuple[list[Panel], int]:
                 key=w.key,
                 title=w.title,
                 kind="disagreements",
-                rows=[rows[p["pk"]] for p in shown],
+                # One archived between the two queries is simply not shown.
+                rows=[rows[p["pk"]] for p in shown if p["pk"] in rows],
                 count=shown[0][f"of_{w.key}"] if shown else 0,
                 url=_list_url("disagreement-list", state=w.state, mine="yes", o=w.order),
                 empty=w.empty,
