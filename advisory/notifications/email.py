@@ -104,7 +104,7 @@ def email_daily_summary(user_id: int) -> int:
         return 0
     with transaction.atomic():
         waiting = list(
-            Notification.objects.select_for_update()
+            Notification.objects.select_for_update(of=("self",))
             .filter(recipient=user)
             .awaiting_summary()
             .order_by("created_at", "pk")
